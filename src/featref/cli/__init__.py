@@ -1,0 +1,72 @@
+"""The ``featref`` command: one console script with verb subcommands.
+
+Each subcommand lives in its own module of this package, exposing ``register(subparsers,
+common)``; only this package touches ``sys.argv``, prints and chooses exit codes. Parsing imports
+no heavy library (torch, OpenCV): a subcommand imports what it needs when it runs.
+
+Exit codes: 0 success, 2 usage error (argparse), 1 any :class:`~featref.errors.MerError` (one
+message, no traceback unless ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import traceback
+
+from featref import __version__
+from featref.errors import MerError
+
+__all__ = ["main"]
+
+#: Subcommand modules of this package, in the order ``--help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = ("run", "evaluate", "models")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows defaults and keeps the line breaks of descriptions."""
+
+
+def common_parser() -> argparse.ArgumentParser:
+    """Options every subcommand shares."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser (cheap: no heavy imports)."""
+    parser = argparse.ArgumentParser(
+        prog="featref",
+        description="Feature Refinement micro-expression recognition with honest "
+        "leave-one-subject-out evaluation.",
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"featref {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = common_parser()
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"featref.cli.{name}").register(sub, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (tests call this in-process)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except MerError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"featref {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"featref {args.command}: interrupted; rerun the same command to resume.", file=sys.stderr)
+        return 130

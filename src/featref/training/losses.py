@@ -1,0 +1,44 @@
+"""Losses: classification cross-entropy plus FR's proposal loss."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from featref.models.featref import FeatRefOutput
+
+__all__ = ["class_weights", "model_loss"]
+
+
+def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights ``N / (K * n_k)`` from *training* labels (1 for absent classes)."""
+    counts = torch.bincount(labels, minlength=num_classes).float()
+    weights = labels.numel() / (num_classes * counts.clamp_min(1))
+    return torch.where(counts > 0, weights, torch.ones_like(weights))
+
+
+def model_loss(
+    output: torch.Tensor | FeatRefOutput,
+    target: torch.Tensor,
+    *,
+    class_weight: torch.Tensor | None = None,
+    proposal_weight: float = 0.0,
+) -> torch.Tensor:
+    """Total loss = CE(logits, y) + lambda * mean_k BCE(proposal_k, 1[y == k]).
+
+    Args:
+        output: Logits, or a :class:`FeatRefOutput` whose ``proposal_logits`` get the one-vs-rest
+            binary cross-entropy (one binary problem per expression branch).
+        target: Class indices (B,).
+        class_weight: Optional per-class weights (K,) for the cross-entropy.
+        proposal_weight: lambda; 0 (or an output without proposal logits) drops the term.
+    """
+    if isinstance(output, FeatRefOutput):
+        logits, proposal = output.logits, output.proposal_logits
+    else:
+        logits, proposal = output, None
+    loss = F.cross_entropy(logits, target, weight=class_weight)
+    if proposal is not None and proposal.shape[-1] > 0 and proposal_weight > 0:
+        onehot = F.one_hot(target, logits.shape[-1]).to(proposal.dtype)
+        loss = loss + proposal_weight * F.binary_cross_entropy_with_logits(proposal, onehot)
+    return loss
