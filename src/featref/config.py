@@ -118,9 +118,7 @@ def _build(cls: type, section: str, values: Mapping[str, Any]) -> Any:
     valid = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - valid)
     if unknown:
-        raise ConfigError(
-            f"Unknown key(s) {unknown} in [{section}]. Valid keys: {sorted(valid)}."
-        )
+        raise ConfigError(f"Unknown key(s) {unknown} in [{section}]. Valid keys: {sorted(valid)}.")
     converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return cls(**converted)
 

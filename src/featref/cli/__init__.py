@@ -22,7 +22,7 @@ from featref.errors import MerError
 __all__ = ["main"]
 
 #: Subcommand modules of this package, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("run", "evaluate", "models")
+COMMAND_MODULES: tuple[str, ...] = ("run", "evaluate", "models", "report", "data", "prepare")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -68,5 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"featref {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"featref {args.command}: interrupted; rerun the same command to resume.", file=sys.stderr)
+        print(
+            f"featref {args.command}: interrupted; rerun the same command to resume.",
+            file=sys.stderr,
+        )
         return 130

@@ -103,9 +103,14 @@ class ManualDataset:
         self.root = Path(root).expanduser().resolve()
         self._samples: list[Sample] | None = None
 
+    def required_paths(self) -> tuple[str, ...]:
+        """Relative globs that must match under the root (``REQUIRED_PATHS`` unless a reader's
+        options, e.g. a coding file or frame layout, change them)."""
+        return self.REQUIRED_PATHS
+
     def missing_paths(self) -> list[str]:
-        """Every entry of ``REQUIRED_PATHS`` (relative globs) with no match under the root."""
-        return [p for p in self.REQUIRED_PATHS if not any(self.root.glob(p))]
+        """Every required path (relative glob) with no match under the root."""
+        return [p for p in self.required_paths() if not any(self.root.glob(p))]
 
     def check(self) -> None:
         """Verify every required path.
@@ -114,7 +119,7 @@ class ManualDataset:
             DatasetNotFoundError: listing every missing path, the download instructions and the
                 command to re-check.
         """
-        missing = self.missing_paths() if self.root.is_dir() else list(self.REQUIRED_PATHS)
+        missing = self.missing_paths() if self.root.is_dir() else list(self.required_paths())
         if not missing:
             return
         lines = "\n".join(f"  - {self.root / m}" for m in missing)
@@ -139,7 +144,9 @@ class ManualDataset:
         """The frame files of ``sample``, sorted naturally by frame number."""
         if sample.frame_dir is None:
             raise DatasetNotFoundError(f"{sample.sample_id} has no frame folder.")
-        files = [p for p in sample.frame_dir.iterdir() if p.suffix.lower() in (".jpg", ".png", ".bmp")]
+        files = [
+            p for p in sample.frame_dir.iterdir() if p.suffix.lower() in (".jpg", ".png", ".bmp")
+        ]
         return sorted(files, key=natural_key)
 
     def info(self) -> DatasetInfo:

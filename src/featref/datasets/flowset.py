@@ -70,8 +70,13 @@ class FlowSet:
             )
         order = [self.channels.index(c) for c in channels]
         return FlowSet(
-            self.sample_ids, self.datasets, self.subjects, self.labels,
-            np.ascontiguousarray(self.x[:, order]), tuple(channels), self.class_names,
+            self.sample_ids,
+            self.datasets,
+            self.subjects,
+            self.labels,
+            np.ascontiguousarray(self.x[:, order]),
+            tuple(channels),
+            self.class_names,
         )
 
     def select_databases(self, databases: tuple[str, ...]) -> FlowSet:

@@ -63,7 +63,10 @@ images of the composite (as used by STSTNet) under the root:
         rows = list(csv.reader(path.read_text().splitlines()))
         if rows and rows[0][:2] == ["dataset", "sub"]:  # the 442-row CSV with a header
             head = rows[0]
-            rows = [[r[head.index(k)] for k in ("dataset", "sub", "filename_o", "label")] for r in rows[1:]]
+            rows = [
+                [r[head.index(k)] for k in ("dataset", "sub", "filename_o", "label")]
+                for r in rows[1:]
+            ]
         samples = []
         for line, row in enumerate(rows, start=1):
             if not row:

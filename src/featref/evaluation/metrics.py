@@ -153,7 +153,9 @@ def accuracy(y_true, y_pred) -> float:
     """
     yt, yp = np.asarray(y_true), np.asarray(y_pred)
     if yt.shape != yp.shape or yt.size == 0:
-        raise ValueError(f"y_true and y_pred must be non-empty and equal length; got {yt.shape}, {yp.shape}.")
+        raise ValueError(
+            f"y_true and y_pred must be non-empty and equal length; got {yt.shape}, {yp.shape}."
+        )
     return float(np.mean(yt == yp))
 
 

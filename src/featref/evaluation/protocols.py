@@ -44,9 +44,7 @@ class LeaveOneSubjectOut:
             )
         order = sorted(set(subjects))
         if len(order) < 2:
-            raise ConfigError(
-                f"Leave-one-subject-out needs at least two subjects. Got {order}."
-            )
+            raise ConfigError(f"Leave-one-subject-out needs at least two subjects. Got {order}.")
         for i, subject in enumerate(order):
             yield Fold(
                 index=i,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from featref.models import dual_inception, featref  # noqa: F401  (registration side effect)
+from featref.models import (  # noqa: F401  (registration side effect)
+    dual_inception,
+    featref,
+    off_apexnet,
+    ststnet,
+)
 from featref.models._registry import (
     ModelCard,
     create_model,

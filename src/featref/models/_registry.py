@@ -38,7 +38,9 @@ _FACTORIES: dict[str, Callable[..., nn.Module]] = {}
 _CARDS: dict[str, ModelCard] = {}
 
 
-def register_model(card: ModelCard) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+def register_model(
+    card: ModelCard,
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator: register ``factory`` under ``card.name``; duplicate names are refused."""
 
     def deco(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -62,9 +64,7 @@ def _check_name(name: str) -> None:
     if name not in _FACTORIES:
         close = difflib.get_close_matches(name, list(_FACTORIES), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"Unknown model {name!r}.{hint} Available models: {sorted(_FACTORIES)}."
-        )
+        raise ValueError(f"Unknown model {name!r}.{hint} Available models: {sorted(_FACTORIES)}.")
 
 
 def get_model_card(name: str) -> ModelCard:

@@ -46,7 +46,12 @@ class DualInception(nn.Module):
             InceptionStream(1, tuple(stream_filters)) for _ in range(in_channels)
         )
         side = 2 ** len(stream_filters)
-        flat = in_channels * self.streams[0].out_channels * (input_hw[0] // side) * (input_hw[1] // side)
+        flat = (
+            in_channels
+            * self.streams[0].out_channels
+            * (input_hw[0] // side)
+            * (input_hw[1] // side)
+        )
         self.fc = nn.Sequential(nn.Linear(flat, hidden), nn.ReLU())
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden, num_classes)

@@ -103,7 +103,9 @@ class FeatRef(nn.Module):
             InceptionStream(1, tuple(stream_filters)) for _ in range(in_channels)
         )
         shared_ch = in_channels * self.streams[0].out_channels
-        spatial = (input_hw[0] // 2 ** len(stream_filters)) * (input_hw[1] // 2 ** len(stream_filters))
+        spatial = (input_hw[0] // 2 ** len(stream_filters)) * (
+            input_hw[1] // 2 ** len(stream_filters)
+        )
         if proposal:
             self.branches = nn.ModuleList(
                 ExpressionBranch(shared_ch, spatial, branch_channels, branch_width)

@@ -1,39 +1,35 @@
-"""Training: all folds of a run at once, as one vectorised ensemble.
+"""Training one leave-one-subject-out fold: a plain, nanoGPT-style loop.
 
-Leave-one-subject-out trains one small model per subject (68 on the MEGC2019 composite). Trained
-one after another, such tiny models leave a CPU mostly idle in framework overhead. Here the folds'
-parameters are stacked and one step of ``torch.func.vmap`` advances every fold's model on its own
-mini-batch, drawn from its own training set: the folds stay independent (separate weights,
-initialisation, batch order and optimiser state; AdamW is element-wise) while the work is done in
-large kernels.
+Honesty is structural: :func:`train_one_fold` receives only the fold's *training* samples; the
+caller predicts on the test subject after it returns. Model selection is a fixed schedule (the
+model of the last epoch is used): no epoch, threshold or hyperparameter sees test data.
 
-Honesty is structural: :func:`train_folds` receives only each fold's *training* indices; the
-caller predicts on test subjects after it returns. There is no early stopping on test data; the
-model of the last epoch is used (fixed schedule).
+Speed comes from the caller running folds in parallel worker processes, one thread each, and from
+channels-last memory layout (see ``benchmarks/bench_loso.py``). A vectorised ensemble of all folds
+(``torch.func.vmap``) was measured slower on CPU: it turns every convolution into a grouped one.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
 
 from featref.config import TrainConfig
 from featref.training.losses import class_weights, model_loss
 
-__all__ = ["fold_seed", "predict", "set_threads", "train_folds", "unstack_states"]
+__all__ = ["fold_seed", "predict", "set_threads", "train_one_fold"]
 
 log = logging.getLogger(__name__)
 
 
 def fold_seed(seed: int, fold_index: int) -> int:
-    """The seed of one fold's model and batch order, derived from ``(seed, fold_index)``."""
+    """The seed of one fold's initialisation, batch order and dropout, from ``(seed, fold)``."""
     return int(np.random.SeedSequence([seed, fold_index]).generate_state(1)[0])
 
 
@@ -48,125 +44,112 @@ def set_threads(threads: int) -> None:
         pass
 
 
-def _batch_order(rng: np.random.Generator, train: np.ndarray, length: int) -> np.ndarray:
-    """Shuffled passes over ``train``, concatenated and cut to ``length`` indices."""
-    reps = math.ceil(length / len(train))
-    return np.concatenate([rng.permutation(train) for _ in range(reps)])[:length]
-
-
-def train_folds(
-    model_factory: Callable[[], nn.Module],
+def train_one_fold(
+    model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    train_sets: Sequence[np.ndarray],
-    fold_indices: Sequence[int],
     cfg: TrainConfig,
     *,
     seed: int,
     num_classes: int,
     on_epoch: Callable[[dict], None] | None = None,
-) -> list[dict[str, torch.Tensor]]:
-    """Train one model per fold, all folds in one vectorised ensemble.
+) -> nn.Module:
+    """Train ``model`` on one fold's training samples with a fixed schedule.
 
     Args:
-        model_factory: Builds a fresh model; called once per fold after seeding.
-        x: Inputs of the training pool (N, C, H, W) on the training device.
-        y: Class indices (N,).
-        train_sets: For each fold, the indices into ``x`` it may train on (its training subjects).
-        fold_indices: Each fold's index in the protocol, for its seed.
-        cfg: The training recipe (epochs, batch size, lr, ...).
-        seed: The run's seed; fold *i* uses :func:`fold_seed` ``(seed, i)``.
-        num_classes: Number of classes.
-        on_epoch: Called after each epoch with ``{"epoch", "lr", "loss"}`` (mean over folds)
-            and ``"fold_loss"`` (one value per fold).
+        model: A freshly built model (its initialisation is the caller's, seeded).
+        x: Training inputs (N, C, H, W), float32, on ``cfg.device``.
+        y: Training class indices (N,).
+        cfg: The recipe: epochs, batch size, AdamW lr and weight decay, cosine or constant LR.
+        seed: Seeds the batch order and dropout (use :func:`fold_seed`).
+        num_classes: Number of classes (for the class weights).
+        on_epoch: Called after each epoch with ``{"epoch", "lr", "loss", "accuracy", "time_s"}``
+            measured on the training batches.
 
     Returns:
-        One ``state_dict`` per fold, in the order of ``train_sets``.
+        The trained model, in eval mode.
     """
-    n_folds = len(train_sets)
-    device = x.device
-    models, rngs = [], []
-    for fi in fold_indices:
-        s = fold_seed(seed, fi)
-        torch.manual_seed(s)
-        models.append(model_factory().to(device))
-        rngs.append(np.random.default_rng(s))
-    base = copy.deepcopy(models[0]).to("meta")
-    base.train()
-    params, buffers = stack_module_state(models)
-    params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
-    proposal_weight = float(getattr(models[0], "proposal_weight", 0.0))
-    del models
-
-    if cfg.class_weighting:
-        weights = torch.stack([class_weights(y[torch.as_tensor(t)], num_classes) for t in train_sets])
-    else:
-        weights = torch.ones(n_folds, num_classes)
-    weights = weights.to(device)
-
-    def fold_loss(p, b, xb, yb, w):
-        return model_loss(
-            functional_call(base, (p, b), (xb,)), yb, class_weight=w, proposal_weight=proposal_weight
-        )
-
-    step_all = vmap(fold_loss, randomness="different")
-    opt = torch.optim.AdamW(params.values(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(max(len(t) for t in train_sets) / cfg.batch_size)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model.train()
+    model = model.to(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last)
+    weight = class_weights(y, num_classes).to(x.device) if cfg.class_weighting else None
+    proposal_weight = float(getattr(model, "proposal_weight", 0.0))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n = len(x)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     step = 0
     for epoch in range(cfg.epochs):
-        # Each fold gets its own shuffled pass over its own training set.
-        order = np.stack(
-            [_batch_order(r, np.asarray(t), steps_per_epoch * cfg.batch_size) for r, t in zip(rngs, train_sets)]
-        )
-        order = torch.as_tensor(order, device=device)  # (F, steps * B)
-        epoch_loss = torch.zeros(n_folds, device=device)
+        t0 = time.perf_counter()
+        order = torch.as_tensor(rng.permutation(n), device=x.device)
+        loss_sum, correct = 0.0, 0
         for s in range(steps_per_epoch):
-            # set LR (cosine over the whole schedule, or constant)
+            # set LR: cosine decay over the whole schedule, or constant
             lr = cfg.lr
             if cfg.lr_schedule == "cosine":
                 lr = 0.5 * cfg.lr * (1 + math.cos(math.pi * step / total))
-            for g in opt.param_groups:
-                g["lr"] = lr
-            # one step of every fold on its own mini-batch
-            idx = order[:, s * cfg.batch_size : (s + 1) * cfg.batch_size]  # (F, B)
-            losses = step_all(params, buffers, x[idx], y[idx], weights)  # (F,)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            # step over one mini-batch
+            idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
+            out = model(x[idx])
+            loss = model_loss(out, y[idx], class_weight=weight, proposal_weight=proposal_weight)
             opt.zero_grad(set_to_none=True)
-            losses.sum().backward()  # folds are independent: d(sum)/d(theta_f) = d(loss_f)/d(theta_f)
+            loss.backward()
             opt.step()
-            epoch_loss += losses.detach()
             step += 1
-        # log
-        fold_mean = (epoch_loss / steps_per_epoch).cpu()
+            logits = out.logits if hasattr(out, "logits") else out
+            loss_sum += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == y[idx]).sum())
+        # log (training batches only: there is no test data here)
         if on_epoch is not None:
             on_epoch(
                 {
                     "epoch": epoch + 1,
                     "lr": lr,
-                    "loss": float(fold_mean.mean()),
-                    "fold_loss": [round(float(v), 5) for v in fold_mean],
+                    "loss": round(loss_sum / n, 5),
+                    "accuracy": round(correct / n, 4),
+                    "time_s": round(time.perf_counter() - t0, 3),
                 }
             )
-    return unstack_states({k: v.detach() for k, v in params.items()}, buffers, n_folds)
-
-
-def unstack_states(
-    params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor], n: int
-) -> list[dict[str, torch.Tensor]]:
-    """Split stacked ensemble tensors back into ``n`` ordinary state dicts."""
-    merged = {**params, **buffers}
-    return [{k: v[i].clone() for k, v in merged.items()} for i in range(n)]
+    return model.eval()
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities (N, K) and attention factors (N, K, or N x 0) of ``x``."""
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Run a trained model on ``x``.
+
+    Returns:
+        ``{"probs": (N, K), "attention": (N, K) or (N, 0), "shared": (N, D), "refined": (N, E)}``;
+        ``shared`` is the globally average-pooled expression-shared feature and ``refined`` the
+        concatenated expression-specific features (empty for models without them).
+    """
     model.eval()
-    probs, atts = [], []
+    parts: dict[str, list[torch.Tensor]] = {
+        "probs": [],
+        "attention": [],
+        "shared": [],
+        "refined": [],
+    }
     for i in range(0, len(x), batch_size):
-        out = model(x[i : i + batch_size])
+        xb = x[i : i + batch_size].contiguous(memory_format=torch.channels_last)
+        b = len(xb)
+        if hasattr(model, "forward_features"):
+            shared = model.forward_features(xb)
+            out = model.forward_head(shared)
+            parts["shared"].append(shared.mean((2, 3)))
+        else:
+            out = model(xb)
+            parts["shared"].append(xb.new_zeros(b, 0))
         logits = out.logits if hasattr(out, "logits") else out
-        probs.append(torch.softmax(logits, -1).cpu())
-        att = out.attention if hasattr(out, "attention") else logits.new_zeros(len(logits), 0)
-        atts.append(att.cpu())
-    return torch.cat(probs).numpy(), torch.cat(atts).numpy()
+        parts["probs"].append(torch.softmax(logits, -1))
+        parts["attention"].append(
+            out.attention if hasattr(out, "attention") else xb.new_zeros(b, 0)
+        )
+        if hasattr(model, "refine") and getattr(model, "proposal", False):
+            parts["refined"].append(model.refine(shared)[0].flatten(1))
+        else:
+            parts["refined"].append(xb.new_zeros(b, 0))
+    return {k: torch.cat(v).float().cpu().numpy() for k, v in parts.items()}

@@ -1,0 +1,179 @@
+"""``featref list-datasets`` and ``featref check-data``: what databases featref reads, and whether
+one is in place and sound."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``list-datasets`` and ``check-data`` subcommands."""
+    from featref.cli import HelpFormatter
+    from featref.datasets import DATASETS  # light: no torch, no OpenCV
+
+    p = subparsers.add_parser(
+        "list-datasets",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="list the databases featref reads",
+        description="List the databases featref reads (name and title).",
+    )
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the getting-the-data guide (docs/datasets.md) instead",
+    )
+    p.set_defaults(func=_list_datasets)
+
+    p = subparsers.add_parser(
+        "check-data",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="check that a database is in place and report its clips and problems",
+        description=(
+            "Check that a database is where featref looks for it: print the clips per subject and\n"
+            "label, the annotation corrections applied and every problem found. A missing file\n"
+            "exits with code 1 and lists every missing path with the download instructions.\n\n"
+            "Data root: --data-dir, else $FEATREF_DATA_DIR/<dataset> (for megc2019, the folder\n"
+            "holding casme2/, samm/ and smic/: --data-dir, else $FEATREF_DATA_DIR)."
+        ),
+    )
+    p.add_argument("dataset", type=str, choices=tuple(DATASETS), help="database to check")
+    p.add_argument("--data-dir", type=Path, default=None, help="root folder of the database")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat data-quality warnings (e.g. apex outside onset-offset) as errors",
+    )
+    p.add_argument(
+        "--coding",
+        type=str,
+        choices=("2014", "2019"),
+        default=argparse.SUPPRESS,
+        help="CASME II coding spreadsheet: 2014 (2014-05-08, used when not given) or 2019 "
+        "(2019-07-01)",
+    )
+    p.add_argument(
+        "--layout",
+        type=str,
+        choices=("raw", "cropped"),
+        default=argparse.SUPPRESS,
+        help="CASME II frames: raw (CASME2_RAW_selected/, used when not given) or cropped "
+        "(Cropped/)",
+    )
+    p.add_argument(
+        "--ground-truth",
+        type=Path,
+        default=None,
+        help="megc2019: the official combined_3class_gt.csv; None: <data-dir>/megc2019/"
+        "combined_3class_gt.csv if present, else the official counts only",
+    )
+    p.set_defaults(func=_check_data)
+
+
+def _list_datasets(args: argparse.Namespace) -> int:
+    from featref.datasets import DATASETS, render_datasets_doc
+
+    if args.markdown:
+        sys.stdout.write(render_datasets_doc())
+        return 0
+    width = max(len(n) for n in DATASETS)
+    for name, cls in DATASETS.items():
+        print(f"{name:<{width}}  {cls.title}")
+    return 0
+
+
+def _reader(args: argparse.Namespace):
+    from featref.datasets import Casme2, dataset_root, get_dataset
+    from featref.errors import ConfigError
+
+    casme2_opts = {k: getattr(args, k) for k in ("coding", "layout") if hasattr(args, k)}
+    if casme2_opts and args.dataset not in ("casme2", "megc2019"):
+        flags = ", ".join(f"--{k}" for k in casme2_opts)
+        raise ConfigError(f"{flags} only apply to casme2 and megc2019, not {args.dataset!r}.")
+    if args.ground_truth is not None and args.dataset != "megc2019":
+        raise ConfigError(f"--ground-truth only applies to megc2019, not {args.dataset!r}.")
+    if args.dataset == "casme2":
+        return get_dataset("casme2", args.data_dir, **casme2_opts)
+    if args.dataset == "megc2019":
+        root = Path(dataset_root("megc2019", args.data_dir))
+        casme2 = Casme2(root / "casme2", **casme2_opts) if casme2_opts else None
+        return get_dataset("megc2019", root, ground_truth=args.ground_truth, casme2=casme2)
+    return get_dataset(args.dataset, args.data_dir)
+
+
+def _table(rows: list[tuple[str, str]]) -> list[str]:
+    """Counts of (subject, label) pairs as text lines: one row per subject, one column per label."""
+
+    def natural(text: str) -> list:
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+    labels = sorted({label for _, label in rows})
+    subjects = sorted({subject for subject, _ in rows}, key=natural)
+    counts = Counter(rows)
+    w0 = max([len("subject")] + [len(s) for s in subjects])
+    widths = [max(len(lab), 3) for lab in labels]
+    head = "  ".join([f"{'subject':<{w0}}"] + [f"{lab:>{w}}" for lab, w in zip(labels, widths)])
+    lines = [head + "  total"]
+    for s in subjects:
+        cells = [f"{counts[(s, lab)]:>{w}}" for lab, w in zip(labels, widths)]
+        total = sum(counts[(s, lab)] for lab in labels)
+        lines.append("  ".join([f"{s:<{w0}}"] + cells) + f"  {total:>5}")
+    cells = [f"{sum(counts[(s, lab)] for s in subjects):>{w}}" for lab, w in zip(labels, widths)]
+    lines.append("  ".join([f"{'total':<{w0}}"] + cells) + f"  {len(rows):>5}")
+    return lines
+
+
+def _check_data(args: argparse.Namespace) -> int:
+    import warnings
+
+    from featref.datasets.composite import Megc2019Composite
+    from featref.errors import AnnotationError, DataQualityWarning
+
+    reader = _reader(args)
+    composite = isinstance(reader, Megc2019Composite)
+    parts = list(reader.readers.values()) if composite else [reader]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reader.check()
+        samples = reader.samples()
+        for part in parts:
+            part.validate()
+    problems = []
+    for w in caught:
+        if issubclass(w.category, DataQualityWarning):
+            if str(w.message) not in problems:
+                problems.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+    print(f"{reader.title} ({reader.name}) under {reader.root}")
+    for part in parts:
+        print(f"annotation: {part.annotation_path}")
+    if composite:
+        gt = reader.ground_truth
+        print(f"ground truth: {gt if gt else 'not found (official counts checked only)'}")
+    n_subjects = len({s.subject_id for s in samples})
+    print(f"{len(samples)} clips, {n_subjects} subjects\n")
+    key = (lambda s: s.subject_id) if composite else (lambda s: s.subject)
+    print("\n".join(_table([(key(s), s.emotion) for s in samples])))
+    corrections = [(p.name, c) for p in parts for c in p.applied_corrections]
+    print(f"\ncorrections applied: {len(corrections)}")
+    for name, c in corrections:
+        print(f"  - {name}/{c.subject}/{c.clip}: {c.field} {c.old!r} -> {c.new!r} ({c.reason})")
+    print(f"\nproblems found: {len(problems)}")
+    for msg in problems:
+        print(f"  - {msg}")
+    if problems and args.strict:
+        raise AnnotationError(
+            f"{len(problems)} data-quality problem(s) in {reader.title} under {reader.root} "
+            "(listed above); --strict treats them as errors. Fix the data, add a correction, or "
+            "drop --strict."
+        )
+    return 0

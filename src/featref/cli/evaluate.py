@@ -1,0 +1,89 @@
+"""``featref evaluate``: pooled UF1/UAR of a predictions file or a MEGC2019 result log."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DESCRIPTION = """\
+Score predictions with the MEGC2019 metrics (UF1 and UAR on predictions pooled over all folds).
+
+FILE is a featref predictions.csv (scored per seed, then mean ± std) or a MEGC2019 result log
+(a line '<dataset> <subject>' before each subject, then '<clip> <truth> <prediction>').
+"""
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from featref.cli import HelpFormatter
+
+    p = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="UF1/UAR of a predictions.csv or a MEGC2019 log",
+        description=DESCRIPTION,
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument("file", type=Path, help="predictions.csv or MEGC2019 log file")
+    p.add_argument(
+        "--labels",
+        type=str,
+        default="0,1,2",
+        help="comma-separated class labels of a MEGC log (every class of the task)",
+    )
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from featref.errors import AnnotationError, DatasetNotFoundError
+    from featref.evaluation.predictions import (
+        Prediction,
+        read_megc_log,
+        read_predictions,
+        summarise,
+    )
+
+    path: Path = args.file
+    if not path.is_file():
+        raise DatasetNotFoundError(
+            f"{path.resolve()} does not exist; give a predictions.csv or MEGC log."
+        )
+    head = path.read_text().split("\n", 1)[0]
+    if head.startswith("seed,"):
+        rows = read_predictions(path)
+        labels = sorted({r.y_true for r in rows} | {r.y_pred for r in rows})
+        prob_classes = _prob_classes(head)
+        labels = prob_classes or labels
+    else:
+        labels = [v.strip() for v in args.labels.split(",")]
+        log = read_megc_log(path)
+        unknown = {str(t) for *_, t, _ in log} | {str(p) for *_, p in log}
+        if not unknown <= set(labels):
+            raise AnnotationError(
+                f"{path} has classes {sorted(unknown - set(labels))} outside --labels {labels}."
+            )
+        rows = [
+            Prediction(0, 0, f"{d}/{s}/{c}", d, f"{d}/{s}", str(t), str(p)) for d, s, c, t, p in log
+        ]
+    m = summarise(rows, labels)
+    seeds = list(m["per_seed"])
+    print(f"{path}: {len(rows)} predictions, {len(seeds)} seed(s), labels {labels}")
+    print(f"{'':10s} {'n':>5s} {'UF1':>8s} {'UAR':>8s} {'acc':>8s}")
+    for name, entry in [("all", None), *[(db, db) for db in m["summary"]["per_database"]]]:
+        s = m["summary"]["all"] if entry is None else m["summary"]["per_database"][entry]
+        n = sum(
+            (e["all"] if entry is None else e["per_database"][entry])["n"]
+            for e in m["per_seed"].values()
+        ) // len(seeds)
+        std = len(seeds) > 1
+        print(
+            f"{name:10s} {n:5d} "
+            + " ".join(
+                f"{s[k]['mean']:.4f}" + (f"±{s[k]['std']:.4f}" if std else "")
+                for k in ("uf1", "uar", "accuracy")
+            )
+        )
+    return 0
+
+
+def _prob_classes(head: str) -> list[str]:
+    return [c[5:] for c in head.strip().split(",") if c.startswith("prob_")]

@@ -1,0 +1,175 @@
+"""``featref prepare``: from a database's clips to cached flow input (u, v, strain)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+__all__ = ["register"]
+
+CACHE_ENV = "FEATREF_CACHE_DIR"
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add the ``prepare`` subcommand."""
+    from featref.cli import HelpFormatter
+    from featref.datasets import DATASETS  # light: no torch, no OpenCV
+
+    defaults = _defaults()
+    p = subparsers.add_parser(
+        "prepare",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        help="compute the flow input (TV-L1 u, v, optical strain) of a database, cached",
+        description=(
+            "Prepare a database for training: per clip, find the face on the onset frame, align\n"
+            "it by the eyes, crop, compute TV-L1 flow onset -> apex and optical strain, shrink to\n"
+            "the model input and normalise. Entries are cached under\n"
+            "<cache-dir>/<dataset>/<config-hash>/ and reused when valid; an interrupted run\n"
+            "resumes. Clips where no face is found are listed at the end; the rest are kept.\n"
+            "Every setting is documented in docs/preprocessing.md.\n\n"
+            "Then: featref run --data prepared --data-dir <the printed folder>"
+        ),
+    )
+    p.add_argument("dataset", type=str, choices=tuple(DATASETS), help="database to prepare")
+    p.add_argument("--data-dir", type=Path, default=None, help="root folder of the database")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"cache root (default ${CACHE_ENV}, else ~/.cache/featref)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: only when stderr is a terminal)",
+    )
+    p.add_argument(
+        "--face-backend",
+        type=str,
+        choices=("haar", "mediapipe", "dlib"),
+        default=defaults["face_backend"],
+        help="face detector/landmarks: haar (OpenCV, always available), mediapipe, dlib",
+    )
+    p.add_argument(
+        "--align",
+        action=argparse.BooleanOptionalAction,
+        default=defaults["align"],
+        help="align by the eyes and crop the face (--no-align: use whole frames)",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=defaults["margin"],
+        help="border added on each side of the face box, as a fraction of its side",
+    )
+    p.add_argument(
+        "--crop-size", type=int, default=defaults["crop_size"], help="face crop side for the flow"
+    )
+    p.add_argument(
+        "--output-size", type=int, default=defaults["output_size"], help="model input side"
+    )
+    p.add_argument(
+        "--strain",
+        action=argparse.BooleanOptionalAction,
+        default=defaults["strain"],
+        help="add the optical strain channel",
+    )
+    p.add_argument(
+        "--normalisation",
+        type=str,
+        choices=("minmax", "standardise"),
+        default=defaults["normalisation"],
+        help="per-image, per-channel normalisation",
+    )
+    p.add_argument(
+        "--apex",
+        type=str,
+        choices=("annotated", "middle", "spotted"),
+        default=defaults["apex"],
+        help="apex frame: annotated, middle of onset-offset, or spotted (peak motion, label-free)",
+    )
+    p.add_argument(
+        "--apex-fallback",
+        type=str,
+        choices=("middle", "spotted"),
+        default=defaults["apex_fallback"],
+        help="apex of clips with none annotated (SMIC-HS) when --apex annotated",
+    )
+    p.add_argument(
+        "--label-scheme",
+        type=str,
+        choices=("auto", "megc2019", "own"),
+        default="auto",
+        help="classes: megc2019 (negative/positive/surprise), own (the database's emotions); "
+        "auto = megc2019 for the composite, else own",
+    )
+    p.add_argument(
+        "--coding",
+        type=str,
+        choices=("2014", "2019"),
+        default=argparse.SUPPRESS,  # absent unless given (featref.cli.data._reader)
+        help="CASME II coding spreadsheet: 2014-05-08 or 2019-07-01 (default 2014)",
+    )
+    p.add_argument(
+        "--layout",
+        type=str,
+        choices=("raw", "cropped"),
+        default=argparse.SUPPRESS,  # absent unless given (featref.cli.data._reader)
+        help="CASME II frames: CASME2_RAW_selected/ (raw) or Cropped/ (default raw)",
+    )
+    p.add_argument(
+        "--ground-truth",
+        type=Path,
+        default=None,
+        help="megc2019: official combined_3class_gt.csv (default <data-dir>/megc2019/ if present)",
+    )
+    p.set_defaults(func=_prepare)
+
+
+def _defaults() -> dict:
+    """PreprocessConfig's defaults without importing it (it pulls in numpy and the readers)."""
+    return {
+        "face_backend": "haar",
+        "align": True,
+        "margin": 0.1,
+        "crop_size": 128,
+        "output_size": 28,
+        "strain": True,
+        "normalisation": "minmax",
+        "apex": "annotated",
+        "apex_fallback": "middle",
+    }
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from featref.cli.data import _reader
+    from featref.errors import ConfigError
+    from featref.preprocess.pipeline import PreprocessConfig, prepare
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1. Got {args.workers}.")
+    cfg = PreprocessConfig(**{k: getattr(args, k) for k in _defaults()})
+    cache_dir = args.cache_dir or Path(
+        os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "featref"
+    )
+    reader = _reader(args)
+    scheme = None if args.label_scheme == "auto" else args.label_scheme
+    result = prepare(
+        reader, cfg, cache_dir, workers=args.workers, progress=args.progress, label_scheme=scheme
+    )
+    total = len(result.paths) + len(result.failures)
+    print(
+        f"{args.dataset}: prepared {len(result.paths)} of {total} samples "
+        f"({result.computed} computed, {result.reused} reused from the cache), "
+        f"{len(result.failures)} failed, {len(result.excluded)} left out (no class)."
+    )
+    print(f"output: {result.folder}")
+    if result.failures:
+        print(f"failures ({len(result.failures)}):")
+        for f in result.failures:
+            print(f"  {f.sample_id}: {f.stage}: {f.message}")
+    return 0

@@ -1,0 +1,209 @@
+"""``featref run``: leave-one-subject-out training and evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from featref.config import CHANNELS, DATA_SOURCES
+
+DESCRIPTION = """\
+Leave-one-subject-out evaluation of a model: one fold per subject, every seed, predictions pooled
+over all folds, UF1/UAR (MEGC2019 definitions) overall and per database.
+
+The training of a fold never sees its test subject; the model of the last epoch is used (fixed
+schedule). Folds run in parallel worker processes; an interrupted run resumes from the folds
+already finished when the same command is run again (same --output-dir).
+
+Examples:
+  featref run                                   # embedded synthetic data, no download needed
+  featref run --data megc2019 --data-dir ../shared/data/megc2019 --seeds 0,1,2
+  featref run --config megc2019_featref --model-arg fusion=sum --channels u,v
+"""
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from featref.cli import HelpFormatter
+
+    p = sub.add_parser(
+        "run",
+        parents=[common],
+        help="leave-one-subject-out training and evaluation",
+        description=DESCRIPTION,
+        formatter_class=HelpFormatter,
+    )
+    add_experiment_args(p)
+    p.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="run folder (default: runs/<data>-<model>-<config hash>; rerun to resume)",
+    )
+    p.set_defaults(func=main)
+
+
+def add_experiment_args(p: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that train (run, and later grid/train)."""
+    p.add_argument(
+        "--config",
+        type=str,
+        default=None,
+        help="TOML config file, or a shipped preset name (e.g. megc2019_featref)",
+    )
+    p.add_argument(
+        "--data",
+        type=str,
+        choices=DATA_SOURCES,
+        default=None,
+        help="data source (default from config: synthetic)",
+    )
+    p.add_argument(
+        "--data-dir", type=str, default=None, help="data folder (default: $FEATREF_DATA_DIR/<data>)"
+    )
+    p.add_argument(
+        "--channels",
+        type=str,
+        default=None,
+        help=f"comma-separated flow channels from {','.join(CHANNELS)}",
+    )
+    p.add_argument(
+        "--databases",
+        type=str,
+        default=None,
+        help="comma-separated databases to keep (e.g. casme2,samm); default all",
+    )
+    p.add_argument("--model", type=str, default=None, help="model name (see list-models)")
+    p.add_argument(
+        "--model-arg",
+        type=str,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model keyword argument, repeatable (e.g. fusion=sum, attention=false)",
+    )
+    p.add_argument("--seeds", type=str, default=None, help="comma-separated seeds, e.g. 0,1,2")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per fold (fixed schedule)")
+    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size")
+    p.add_argument("--lr", type=float, default=None, help="AdamW learning rate")
+    p.add_argument("--device", type=str, choices=("cpu", "cuda"), default=None, help="device")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel worker processes (default: the number of CPU cores)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: when stderr is a terminal)",
+    )
+
+
+def _literal(text: str):
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_model_args(items: list[str]) -> dict:
+    """``["fusion=sum", "attention=false"]`` -> ``{"fusion": "sum", "attention": False}``."""
+    from featref.errors import ConfigError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--model-arg must look like KEY=VALUE. Got {item!r}.")
+        out[key.strip().replace("-", "_")] = _literal(value.strip())
+    return out
+
+
+def experiment_config(args: argparse.Namespace):
+    """Defaults < --config < explicit flags."""
+    from featref.config import load_config
+
+    split = lambda s: tuple(v.strip() for v in s.split(",") if v.strip()) if s else None  # noqa: E731
+    seeds = tuple(int(s) for s in split(args.seeds)) if args.seeds else None
+    overrides = {
+        "data": {
+            "source": args.data,
+            "data_dir": args.data_dir,
+            "channels": split(args.channels),
+            "databases": split(args.databases),
+        },
+        "model": {"name": args.model, "kwargs": parse_model_args(args.model_arg)},
+        "train": {
+            "seeds": seeds,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "device": args.device,
+            "threads": args.threads,
+        },
+    }
+    return load_config(args.config, overrides)
+
+
+def format_summary(metrics: dict) -> str:
+    """A small text table: UF1/UAR mean +- std, overall and per database."""
+    summ = metrics["summary"]
+    n = len(metrics["seeds"])
+    lines = [f"{'':10s} {'UF1':>17s} {'UAR':>17s}   ({n} seed{'s' if n > 1 else ''})"]
+
+    def row(name: str, m: dict) -> str:
+        return (
+            f"{name:10s} {m['uf1']['mean']:.4f} ± {m['uf1']['std']:.4f}   "
+            f"{m['uar']['mean']:.4f} ± {m['uar']['std']:.4f}"
+        )
+
+    lines.append(row("all", summ["all"]))
+    if len(summ["per_database"]) > 1:
+        lines += [row(db, m) for db, m in summ["per_database"].items()]
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    from featref.datasets.sources import load_flows
+    from featref.evaluation.runner import config_hash, pending_units, run_loso
+
+    cfg = experiment_config(args)
+    flows = load_flows(cfg.data)
+    out = args.output_dir or Path("runs") / (
+        f"{cfg.data.source}-{cfg.model.name}-{config_hash(cfg, flows)[:8]}"
+    )
+    todo, done = pending_units(flows, cfg, Path(out))
+    workers = args.workers or min(os.cpu_count() or 1, max(1, len(todo)))
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    n_subjects = len(set(flows.subjects))
+    print(
+        f"featref run: {cfg.model.name} on {cfg.data.source} ({len(flows)} samples, "
+        f"{n_subjects} subjects, channels {','.join(flows.channels)}), seeds "
+        f"{list(cfg.train.seeds)}, {len(todo)} of {len(todo) + len(done)} fold units to train "
+        f"with {workers} worker(s) -> {out}",
+        flush=True,
+    )
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc="folds", unit="fold", file=sys.stderr)
+
+    def on_unit(rec: dict, running_uf1: float | None) -> None:
+        if bar is not None:
+            bar.set_postfix_str(f"seed {rec['seed']} {rec['test_subject']} UF1 {running_uf1:.3f}")
+            bar.update(1)
+
+    command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None
+    result = run_loso(flows, cfg, out, workers=workers, command=command, on_unit=on_unit)
+    if bar is not None:
+        bar.close()
+    print(format_summary(result.metrics))
+    print(f"wall time {result.metrics['wall_time_s']:.1f} s; outputs in {result.out_dir}")
+    return 0
