@@ -22,6 +22,7 @@ __all__ = [
     "DataConfig",
     "ExperimentConfig",
     "ModelConfig",
+    "SelectConfig",
     "TrainConfig",
     "load_config",
     "resolved_config",
@@ -66,7 +67,7 @@ class ModelConfig:
 class TrainConfig:
     """The training recipe. Model selection is a fixed schedule: the last epoch is used."""
 
-    epochs: int = 40  # [inferred] fixed schedule, never chosen on test subjects
+    epochs: int = 12  # [inferred] fixed schedule (training-loss plateau), never chosen on test data
     batch_size: int = 32  # [inferred]
     lr: float = 1e-3  # [inferred] Adam
     weight_decay: float = 1e-4  # [inferred] decoupled (AdamW)
@@ -96,10 +97,63 @@ class TrainConfig:
                 )
         if self.lr_schedule not in ("cosine", "constant"):
             raise ConfigError(
-                f"`lr_schedule` in [train] must be 'cosine' or 'constant'. Got {self.lr_schedule!r}."
+                "`lr_schedule` in [train] must be 'cosine' or 'constant'. "
+                f"Got {self.lr_schedule!r}."
             )
         if self.device not in ("cpu", "cuda"):
             raise ConfigError(f"`device` in [train] must be 'cpu' or 'cuda'. Got {self.device!r}.")
+
+
+#: [train] keys a [select] grid may vary; model keyword arguments are written ``model.<name>``.
+SELECTABLE_TRAIN: tuple[str, ...] = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "lr_schedule",
+    "class_weighting",
+)
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """Nested leave-one-subject-out hyperparameter selection; off while ``grid`` is empty.
+
+    See :mod:`featref.evaluation.nested`: per outer fold, every combination of ``grid`` values is
+    scored by an inner cross-validation over the outer fold's *training* subjects only.
+    """
+
+    grid: Mapping[str, Any] = field(default_factory=dict)  # key -> candidate values; {} = off
+    inner_folds: int = 4  # [inferred] grouped k-fold over training subjects; 0 = inner LOSO
+    metric: str = "uf1"  # inner score, pooled over inner folds: uf1 | uar
+
+    def __post_init__(self) -> None:
+        flat: dict[str, Any] = {}
+        for key, values in dict(self.grid).items():
+            if key == "model" and isinstance(values, Mapping):  # TOML dotted keys model.x = [...]
+                flat.update({f"model.{k}": v for k, v in values.items()})
+            else:
+                flat[key] = values
+        valid = [*SELECTABLE_TRAIN, "model.<kwarg>"]
+        for key, values in flat.items():
+            if key not in SELECTABLE_TRAIN and not (key.startswith("model.") and len(key) > 6):
+                raise ConfigError(
+                    f"Unknown key {key!r} in [select.grid]. Valid keys: {valid}; e.g. "
+                    "lr = [1e-3, 3e-3] or model.proposal_weight = [0.5, 1.0]."
+                )
+            if not isinstance(values, list | tuple) or len(values) == 0:
+                raise ConfigError(
+                    f"[select.grid] {key} must be a non-empty list of candidate values. "
+                    f"Got {values!r}."
+                )
+        object.__setattr__(self, "grid", {k: tuple(v) for k, v in flat.items()})
+        if self.inner_folds < 0 or self.inner_folds == 1:
+            raise ConfigError(
+                f"`inner_folds` in [select] must be 0 (leave-one-subject-out) or >= 2. "
+                f"Got {self.inner_folds}."
+            )
+        if self.metric not in ("uf1", "uar"):
+            raise ConfigError(f"`metric` in [select] must be 'uf1' or 'uar'. Got {self.metric!r}.")
 
 
 @dataclass(frozen=True)
@@ -109,9 +163,11 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
 
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "select": SelectConfig}
+_MERGED_TABLES = {"model": "kwargs", "select": "grid"}  # flags update these tables key by key
 
 
 def _build(cls: type, section: str, values: Mapping[str, Any]) -> Any:
@@ -130,8 +186,8 @@ def load_config(
 
     Args:
         path: A TOML file with optional ``[data]``, ``[model]`` (``name`` and a ``[model.kwargs]``
-            table) and ``[train]`` sections, or the name of a preset shipped in
-            ``featref/configs`` (e.g. ``megc2019_featref``).
+            table), ``[train]`` and ``[select]`` (with a ``[select.grid]`` table) sections, or
+            the name of a preset shipped in ``featref/configs`` (e.g. ``megc2019_featref``).
         overrides: ``{section: {key: value}}`` applied last (the CLI's explicit flags).
 
     Returns:
@@ -152,10 +208,11 @@ def load_config(
         raise ConfigError(f"Unknown section(s) {unknown}. Valid sections: {sorted(_SECTIONS)}.")
     merged = {s: dict(raw.get(s, {})) for s in _SECTIONS}
     for section, values in (overrides or {}).items():
-        if section == "model" and "kwargs" in values:
-            kw = dict(merged["model"].get("kwargs", {}))
-            kw.update(values["kwargs"])
-            values = {**values, "kwargs": kw}
+        table = _MERGED_TABLES.get(section)
+        if table is not None and table in values:
+            kw = dict(merged[section].get(table, {}))
+            kw.update(values[table] or {})
+            values = {**values, table: kw}
         merged[section].update({k: v for k, v in values.items() if v is not None})
     return ExperimentConfig(**{s: _build(cls, s, merged[s]) for s, cls in _SECTIONS.items()})
 
@@ -178,4 +235,8 @@ def resolved_config(cfg: ExperimentConfig) -> dict[str, Any]:
     """The fully resolved configuration as plain JSON-able data (written to ``config.json``)."""
     out = dataclasses.asdict(cfg)
     out["model"]["kwargs"] = dict(cfg.model.kwargs)
+    if cfg.select.grid:
+        out["select"]["grid"] = {k: list(v) for k, v in cfg.select.grid.items()}
+    else:  # no selection: leave it out, so plain runs keep their config hash
+        del out["select"]
     return out

@@ -11,6 +11,7 @@ __all__ = [
     "AnnotationError",
     "AnnotationMismatchError",
     "CacheError",
+    "CheckpointError",
     "ConfigError",
     "DataQualityWarning",
     "DatasetNotFoundError",
@@ -41,6 +42,10 @@ class ConfigError(MerError, ValueError):
 
 class CacheError(MerError, RuntimeError):
     """A cache or run folder is stale, mixed or corrupt."""
+
+
+class CheckpointError(MerError, ValueError):
+    """A model checkpoint file is missing, corrupt, foreign or of an unsupported format."""
 
 
 class DataQualityWarning(UserWarning):

@@ -10,8 +10,10 @@ from featref.datasets import Samm, render_datasets_doc
 def test_list_datasets(run_cli, capsys):
     assert run_cli(["list-datasets"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "casme2    CASME II"
-    assert "megc2019  MEGC2019 composite (CASME II + SAMM + SMIC-HS)" in out
+    assert out[0].split(None, 1) == ["casme2", "CASME II"]
+    rows = [line.split(None, 1) for line in out]
+    assert ["megc2019", "MEGC2019 composite (CASME II + SAMM + SMIC-HS)"] in rows
+    assert ["megc2019_flow", "MEGC2019 composite, published flow images"] in rows
     assert run_cli(["list-datasets", "--markdown"]) == 0
     assert capsys.readouterr().out == render_datasets_doc()
 

@@ -18,7 +18,7 @@ DOC = Path(__file__).parents[2] / "docs" / "datasets.md"
 
 
 def test_registry_names_and_metadata():
-    assert list(DATASETS) == ["casme2", "samm", "smic", "casme3", "megc2019"]
+    assert list(DATASETS) == ["casme2", "samm", "smic", "casme3", "megc2019", "megc2019_flow"]
     for name, cls in DATASETS.items():
         assert cls.name == name
         assert cls.title and cls.homepage.startswith("http") and cls.MANUAL_DOWNLOAD_INSTRUCTIONS

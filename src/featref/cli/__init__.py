@@ -22,7 +22,17 @@ from featref.errors import MerError
 __all__ = ["main"]
 
 #: Subcommand modules of this package, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("run", "evaluate", "models", "report", "data", "prepare")
+COMMAND_MODULES: tuple[str, ...] = (
+    "run",
+    "evaluate",
+    "models",
+    "report",
+    "data",
+    "prepare",
+    "grid",
+    "train",
+    "predict",
+)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

@@ -14,6 +14,7 @@ CACHE_ENV = "FEATREF_CACHE_DIR"
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``prepare`` subcommand."""
     from featref.cli import HelpFormatter
+    from featref.cli.run import add_backend_args
     from featref.datasets import DATASETS  # light: no torch, no OpenCV
 
     defaults = _defaults()
@@ -40,7 +41,13 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         default=None,
         help=f"cache root (default ${CACHE_ENV}, else ~/.cache/featref)",
     )
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (with --backend ray: CPUs of a local Ray instance)",
+    )
+    add_backend_args(p)
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -147,20 +154,29 @@ def _defaults() -> dict:
 
 def _prepare(args: argparse.Namespace) -> int:
     from featref.cli.data import _reader
+    from featref.cli.run import backend_session, check_backend
     from featref.errors import ConfigError
     from featref.preprocess.pipeline import PreprocessConfig, prepare
 
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1. Got {args.workers}.")
+    check_backend(args)
     cfg = PreprocessConfig(**{k: getattr(args, k) for k in _defaults()})
     cache_dir = args.cache_dir or Path(
         os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "featref"
     )
     reader = _reader(args)
     scheme = None if args.label_scheme == "auto" else args.label_scheme
-    result = prepare(
-        reader, cfg, cache_dir, workers=args.workers, progress=args.progress, label_scheme=scheme
-    )
+    with backend_session(args, args.workers):
+        result = prepare(
+            reader,
+            cfg,
+            cache_dir,
+            workers=args.workers,
+            progress=args.progress,
+            label_scheme=scheme,
+            backend=args.backend,
+        )
     total = len(result.paths) + len(result.failures)
     print(
         f"{args.dataset}: prepared {len(result.paths)} of {total} samples "

@@ -101,6 +101,56 @@ def add_experiment_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="show a progress bar (default: when stderr is a terminal)",
     )
+    add_backend_args(p)
+    from featref.cli.grid import add_select_args
+
+    add_select_args(p)
+
+
+def add_backend_args(p: argparse.ArgumentParser) -> None:
+    """``--backend`` and ``--ray-address`` (run, grid, train, prepare)."""
+    p.add_argument(
+        "--backend",
+        type=str,
+        choices=("local", "ray"),
+        default="local",
+        help='where the work runs: local processes, or Ray tasks (pip install "featref[ray]"; '
+        "see docs/ray.md)",
+    )
+    p.add_argument(
+        "--ray-address",
+        type=str,
+        default=None,
+        help="with --backend ray: the Ray cluster to join ('auto': the one `ray start` began on "
+        "this machine, or HOST:PORT of its head node); default: start a local Ray instance with "
+        "--workers CPUs",
+    )
+
+
+def check_backend(args: argparse.Namespace) -> None:
+    """Reject inconsistent backend options, and a missing Ray, before any work is done."""
+    from featref.errors import ConfigError
+
+    if args.backend == "ray":
+        from featref import _ray
+
+        _ray.import_ray()
+    elif args.ray_address:
+        raise ConfigError("--ray-address only applies with --backend ray.")
+
+
+def backend_session(args: argparse.Namespace, workers: int):
+    """A context manager for the chosen backend: nothing for local; for ray, a connection to the
+    cluster at ``--ray-address``, else a local Ray instance with ``workers`` CPUs, shut down on
+    exit. Pass ``backend=args.backend`` to the runner inside it."""
+    import contextlib
+
+    check_backend(args)
+    if args.backend != "ray":
+        return contextlib.nullcontext()
+    from featref import _ray
+
+    return _ray.session(args.ray_address, num_cpus=workers)
 
 
 def _literal(text: str):
@@ -127,6 +177,7 @@ def parse_model_args(items: list[str]) -> dict:
 
 def experiment_config(args: argparse.Namespace):
     """Defaults < --config < explicit flags."""
+    from featref.cli.grid import select_overrides
     from featref.config import load_config
 
     split = lambda s: tuple(v.strip() for v in s.split(",") if v.strip()) if s else None  # noqa: E731
@@ -147,6 +198,7 @@ def experiment_config(args: argparse.Namespace):
             "device": args.device,
             "threads": args.threads,
         },
+        "select": select_overrides(args),
     }
     return load_config(args.config, overrides)
 
@@ -169,11 +221,20 @@ def format_summary(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def _where(args: argparse.Namespace, workers: int) -> str:
+    if args.backend == "ray" and args.ray_address:
+        return f"Ray tasks on the cluster at {args.ray_address}"
+    if args.backend == "ray":
+        return f"Ray tasks on a local Ray instance with {workers} CPU(s)"
+    return f"{workers} worker(s)"
+
+
 def main(args: argparse.Namespace) -> int:
     from featref.datasets.sources import load_flows
     from featref.evaluation.runner import config_hash, pending_units, run_loso
 
     cfg = experiment_config(args)
+    check_backend(args)
     flows = load_flows(cfg.data)
     out = args.output_dir or Path("runs") / (
         f"{cfg.data.source}-{cfg.model.name}-{config_hash(cfg, flows)[:8]}"
@@ -186,7 +247,7 @@ def main(args: argparse.Namespace) -> int:
         f"featref run: {cfg.model.name} on {cfg.data.source} ({len(flows)} samples, "
         f"{n_subjects} subjects, channels {','.join(flows.channels)}), seeds "
         f"{list(cfg.train.seeds)}, {len(todo)} of {len(todo) + len(done)} fold units to train "
-        f"with {workers} worker(s) -> {out}",
+        f"with {_where(args, workers)} -> {out}",
         flush=True,
     )
     bar = None
@@ -201,7 +262,10 @@ def main(args: argparse.Namespace) -> int:
             bar.update(1)
 
     command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None
-    result = run_loso(flows, cfg, out, workers=workers, command=command, on_unit=on_unit)
+    with backend_session(args, workers):
+        result = run_loso(
+            flows, cfg, out, workers=workers, backend=args.backend, command=command, on_unit=on_unit
+        )
     if bar is not None:
         bar.close()
     print(format_summary(result.metrics))

@@ -5,7 +5,7 @@ and data root (rule: explicit root, else ``$FEATREF_DATA_DIR/<name>``).
 
 Example:
     >>> sorted(DATASETS)
-    ['casme2', 'casme3', 'megc2019', 'samm', 'smic']
+    ['casme2', 'casme3', 'megc2019', 'megc2019_flow', 'samm', 'smic']
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from featref.datasets.base import (
 from featref.datasets.casme2 import Casme2
 from featref.datasets.casme3 import Casme3PartA
 from featref.datasets.composite import MEMBERSHIP_RULE, Megc2019Composite
+from featref.datasets.megc2019 import Megc2019Flow
 from featref.datasets.samm import Samm
 from featref.datasets.smic import SmicHS
 from featref.errors import ConfigError, DatasetNotFoundError
@@ -37,6 +38,7 @@ __all__ = [
     "DatasetInfo",
     "ManualDataset",
     "Megc2019Composite",
+    "Megc2019Flow",
     "Sample",
     "Samm",
     "SmicHS",
@@ -49,7 +51,8 @@ __all__ = [
 
 #: Reader classes by name.
 DATASETS: dict[str, type[ManualDataset]] = {
-    cls.name: cls for cls in (Casme2, Samm, SmicHS, Casme3PartA, Megc2019Composite)
+    cls.name: cls
+    for cls in (Casme2, Samm, SmicHS, Casme3PartA, Megc2019Composite, Megc2019Flow)
 }
 
 

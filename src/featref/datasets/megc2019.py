@@ -9,6 +9,7 @@ the official ground truth and checks the composite against the official counts.
 from __future__ import annotations
 
 import csv
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +17,12 @@ import numpy as np
 
 from featref.datasets.base import ManualDataset, Sample
 from featref.datasets.flowset import FlowSet
-from featref.errors import AnnotationError, AnnotationMismatchError, DatasetNotFoundError
+from featref.errors import (
+    AnnotationError,
+    AnnotationMismatchError,
+    DataQualityWarning,
+    DatasetNotFoundError,
+)
 from featref.labels import MEGC2019_CLASSES
 
 __all__ = ["MEGC2019_COUNTS", "Megc2019Flow"]
@@ -38,8 +44,8 @@ class Megc2019Flow(ManualDataset):
         Micro-Expressions Grand Challenge", IEEE FG 2019, doi:10.1109/FG.2019.8756611.
     """
 
-    name = "megc2019"
-    title = "MEGC2019 composite flow images"
+    name = "megc2019_flow"
+    title = "MEGC2019 composite, published flow images"
     homepage = "https://facial-micro-expressions.github.io/megc2019/"
     citation = "See et al., MEGC 2019, IEEE FG 2019, doi:10.1109/FG.2019.8756611"
     MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -47,7 +53,8 @@ The composite is derived from CASME II, SAMM and SMIC-HS, each licensed by its a
 all three, then either run `featref prepare megc2019` on them, or place the public 28x28 flow
 images of the composite (as used by STSTNet) under the root:
   STSNet_whole_norm_u_v_os/<subject>_<clip> .png   (442 files, RGB = u, v, strain)
-  combined_3class_gt.csv                           (official ground truth: dataset,subject,clip,label)
+  combined_3class_gt.csv                           (official ground truth, no header:
+                                                    dataset,subject,clip,label)
 """
     REQUIRED_PATHS = ("STSNet_whole_norm_u_v_os", "combined_3class_gt.csv")
 
@@ -104,6 +111,32 @@ images of the composite (as used by STSTNet) under the root:
                 f"The annotation {path} does not give the official MEGC2019 composite:\n  - "
                 + "\n  - ".join(problems)
             )
+
+    #: The published copy needs no annotation corrections (``check-data`` lists applied ones).
+    applied_corrections: tuple = ()
+
+    @property
+    def annotation_path(self) -> Path:
+        """The ground-truth file in use."""
+        return self.root / self.annotation
+
+    def validate(self) -> list[str]:
+        """Check that every annotated sample has a readable 28x28 flow image; warn per problem.
+
+        Returns:
+            The problems found (each also a :class:`DataQualityWarning` naming the sample id).
+        """
+        import cv2
+
+        problems = []
+        for sample in self.samples():
+            path = self.image_path(sample)
+            img = cv2.imread(str(path)) if path.is_file() else None
+            if img is None or img.shape != (28, 28, 3):
+                problems.append(f"{sample.sample_id}: flow image {path} is missing or unreadable.")
+        for msg in problems:
+            warnings.warn(msg, DataQualityWarning, stacklevel=2)
+        return problems
 
     def image_path(self, sample: Sample) -> Path:
         """The flow image of ``sample`` (the public copy's name has a space before ``.png``)."""

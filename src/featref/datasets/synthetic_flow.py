@@ -24,7 +24,7 @@ __all__ = ["make_synthetic_flows", "strain_of"]
 
 
 def strain_of(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Optical strain magnitude sqrt(exx^2 + eyy^2 + 2 exy^2) of a flow field (finite differences)."""
+    """Optical strain magnitude sqrt(exx^2 + eyy^2 + 2 exy^2) of a flow (finite differences)."""
     du_dy, du_dx = np.gradient(u)
     dv_dy, dv_dx = np.gradient(v)
     exy = 0.5 * (du_dy + dv_dx)

@@ -167,7 +167,8 @@ def read_megc_log(path: Path) -> list[tuple[str, str, str, int, int]]:
             dataset, subject = m[1], m[2]
         else:
             raise AnnotationError(
-                f"{path}, line {n}: expected '<dataset> <subject>' or '<clip> <truth> <prediction>'. "
+                f"{path}, line {n}: expected '<dataset> <subject>' or "
+                "'<clip> <truth> <prediction>'. "
                 f"Got {line!r}."
             )
     if not rows:

@@ -21,6 +21,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ import numpy as np
 from featref import __version__
 from featref.config import ExperimentConfig, resolved_config
 from featref.datasets.flowset import FlowSet
-from featref.errors import CacheError
+from featref.errors import CacheError, ConfigError
 from featref.evaluation.predictions import (
     Prediction,
     summarise,
@@ -39,7 +40,19 @@ from featref.evaluation.predictions import (
 )
 from featref.evaluation.protocols import Fold, LeaveOneSubjectOut
 
-__all__ = ["RunResult", "Unit", "config_hash", "pending_units", "run_loso", "run_unit"]
+__all__ = [
+    "Job",
+    "RunResult",
+    "Task",
+    "Unit",
+    "config_hash",
+    "execute_task",
+    "iterate_tasks",
+    "pending_units",
+    "run_jobs",
+    "run_loso",
+    "run_unit",
+]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +115,10 @@ def _load_unit(path: Path, digest: str) -> dict | None:
 
 def run_unit(flows: FlowSet, cfg: ExperimentConfig, unit: Unit, digest: str) -> dict:
     """Train one fold for one seed, then predict its test subject. Returns the unit record."""
+    if cfg.select.grid:  # nested selection on the training subjects, then this with the choice
+        from featref.evaluation.nested import run_nested_unit
+
+        return run_nested_unit(flows, cfg, unit, digest)
     import torch
 
     from featref.models import create_model
@@ -157,20 +174,46 @@ def run_unit(flows: FlowSet, cfg: ExperimentConfig, unit: Unit, digest: str) -> 
     }
 
 
-# Worker-process state: the data and config are sent once per worker, not once per unit.
+@dataclass(frozen=True)
+class Job:
+    """One run to compute: its data, configuration and folder."""
+
+    flows: FlowSet
+    cfg: ExperimentConfig
+    out_dir: Path
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of one job, as sent to a worker (the job's data travels once per worker)."""
+
+    job: int
+    unit: Unit
+
+
+# Worker-process state: the jobs are sent once per worker, not once per unit.
 _WORKER: dict = {}
 
 
-def _init_worker(flows: FlowSet, cfg: ExperimentConfig, digest: str, out_dir: Path) -> None:
+def _init_worker(jobs: list[tuple[FlowSet, ExperimentConfig, str, Path]], threads: int) -> None:
     from featref.training.loop import set_threads
 
-    set_threads(cfg.train.threads)
-    _WORKER.update(flows=flows, cfg=cfg, digest=digest, out_dir=out_dir)
+    set_threads(threads)
+    _WORKER["jobs"] = jobs
 
 
-def _work(unit: Unit) -> dict:
-    rec = run_unit(_WORKER["flows"], _WORKER["cfg"], unit, _WORKER["digest"])
-    _atomic_write(_unit_path(_WORKER["out_dir"], unit.seed, unit.fold), json.dumps(rec))
+def execute_task(job: tuple[FlowSet, ExperimentConfig, str, Path], unit: Unit) -> dict:
+    """Compute one unit and store its record atomically; returns the record."""
+    flows, cfg, digest, out_dir = job
+    rec = run_unit(flows, cfg, unit, digest)
+    _atomic_write(_unit_path(out_dir, unit.seed, unit.fold), json.dumps(rec))
+    return rec
+
+
+def _work(task: Task) -> dict:
+    rec = execute_task(_WORKER["jobs"][task.job], task.unit)
+    rec["job"] = task.job
     return rec
 
 
@@ -189,24 +232,25 @@ def pending_units(flows: FlowSet, cfg: ExperimentConfig, out_dir: Path) -> tuple
     return todo, done
 
 
-def _iterate(
-    todo: list[Unit],
-    flows: FlowSet,
-    cfg: ExperimentConfig,
-    digest: str,
-    out_dir: Path,
-    workers: int,
+def iterate_tasks(
+    tasks: list[Task], specs: list, *, workers: int, threads: int, backend: str
 ) -> Iterator[dict]:
-    if workers <= 1 or len(todo) <= 1:
-        _init_worker(flows, cfg, digest, out_dir)
-        for unit in todo:
-            yield _work(unit)
+    """Run tasks and yield their records as they finish (in any order)."""
+    if backend == "ray":
+        from featref.evaluation import ray_backend
+
+        yield from ray_backend.iterate(tasks, specs, workers=workers, threads=threads)
+        return
+    if backend != "local":
+        raise ConfigError(f"backend must be 'local' or 'ray'. Got {backend!r}.")
+    if workers <= 1 or len(tasks) <= 1:
+        _init_worker(specs, threads)
+        for task in tasks:
+            yield _work(task)
         return
     ctx = mp.get_context("spawn")  # fork after torch/OpenMP initialisation can deadlock
-    with ctx.Pool(
-        workers, initializer=_init_worker, initargs=(flows, cfg, digest, out_dir)
-    ) as pool:
-        yield from pool.imap_unordered(_work, todo)
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(specs, threads)) as pool:
+        yield from pool.imap_unordered(_work, tasks)
 
 
 def _git_sha() -> str | None:
@@ -250,6 +294,7 @@ def run_loso(
     out_dir: str | Path,
     *,
     workers: int = 1,
+    backend: str = "local",
     command: str | None = None,
     on_unit: Callable[[dict, float | None], None] | None = None,
 ) -> RunResult:
@@ -261,44 +306,104 @@ def run_loso(
         out_dir: The run folder. An existing one with finished units is resumed; one made with
             another configuration or data is an error.
         workers: Worker processes (each uses ``cfg.train.threads`` threads).
+        backend: ``"local"`` (processes on this machine) or ``"ray"`` (a Ray cluster).
         command: The command line, recorded in ``run_info.json``.
         on_unit: Called after each finished unit with its record and the running pooled UF1 of
-            the finished units (for progress bars).
+            the run's finished units (for progress bars).
 
     Returns:
         The run folder and the content of ``metrics.json``.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    digest = config_hash(cfg, flows)
-    conf = resolved_config(cfg)
-    conf["config_hash"] = digest
-    cfg_file = out / "config.json"
-    if cfg_file.is_file():
-        old = json.loads(cfg_file.read_text()).get("config_hash")
-        if old != digest:
-            raise CacheError(
-                f"{out} holds a run with config hash {old}; this run has {digest}. "
-                "Use a new --output-dir, or delete the folder to start over."
-            )
-    _atomic_write(cfg_file, json.dumps(conf, indent=2))
+    job = Job(flows, cfg, Path(out_dir), command)
+    return run_jobs([job], workers=workers, backend=backend, on_unit=on_unit)[0]
+
+
+def _check_model(job: Job) -> None:
+    from featref.models import create_model
+
+    try:
+        create_model(
+            job.cfg.model.name,
+            num_classes=len(job.flows.class_names),
+            in_channels=len(job.flows.channels),
+            **dict(job.cfg.model.kwargs),
+        )
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"[model] of {job.out_dir}: {exc}") from exc
+
+
+def run_jobs(
+    jobs: list[Job],
+    *,
+    workers: int = 1,
+    backend: str = "local",
+    on_unit: Callable[[dict, float | None], None] | None = None,
+) -> list[RunResult]:
+    """Run several leave-one-subject-out jobs, their units interleaved on one pool of workers.
+
+    Every (job, seed, fold) unit is independent; each is stored as it finishes, so an
+    interrupted call loses only the units in flight and a rerun computes only the rest.
+
+    Returns:
+        One :class:`RunResult` per job, in order.
+    """
+    specs, tasks, done_by_job, digests = [], [], [], []
+    for job in jobs:  # fail fast, before any worker starts, on a bad model name or argument
+        _check_model(job)
+    for j, job in enumerate(jobs):
+        out = Path(job.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        digest = config_hash(job.cfg, job.flows)
+        conf = resolved_config(job.cfg)
+        conf["config_hash"] = digest
+        cfg_file = out / "config.json"
+        if cfg_file.is_file():
+            old = json.loads(cfg_file.read_text()).get("config_hash")
+            if old != digest:
+                raise CacheError(
+                    f"{out} holds a run with config hash {old}; this run has {digest}. "
+                    "Use a new --output-dir, or delete the folder to start over."
+                )
+        _atomic_write(cfg_file, json.dumps(conf, indent=2))
+        todo, done = pending_units(job.flows, job.cfg, out)
+        if done:
+            log.info("Resuming %s: %d units done, %d to go.", out, len(done), len(todo))
+        specs.append((job.flows, job.cfg, digest, out))
+        tasks += [Task(j, u) for u in todo]
+        done_by_job.append(done)
+        digests.append(digest)
     t0 = time.perf_counter()
-    todo, done = pending_units(flows, cfg, out)
-    if done:
-        log.info("Resuming %s: %d units done, %d to go.", out, len(done), len(todo))
-    labels = list(flows.class_names)
-    pooled_true = [r["y_true"] for rec in done.values() for r in rec["rows"]]
-    pooled_pred = [r["y_pred"] for rec in done.values() for r in rec["rows"]]
-    for rec in _iterate(todo, flows, cfg, digest, out, workers):
-        done[(rec["seed"], rec["fold"])] = rec
-        pooled_true += [r["y_true"] for r in rec["rows"]]
-        pooled_pred += [r["y_pred"] for r in rec["rows"]]
+    threads = jobs[0].cfg.train.threads if jobs else 1
+    pooled: list[tuple[list[str], list[str]]] = [
+        (
+            [r["y_true"] for rec in d.values() for r in rec["rows"]],
+            [r["y_pred"] for rec in d.values() for r in rec["rows"]],
+        )
+        for d in done_by_job
+    ]
+    for rec in iterate_tasks(tasks, specs, workers=workers, threads=threads, backend=backend):
+        j = rec.pop("job")
+        done_by_job[j][(rec["seed"], rec["fold"])] = rec
+        pooled[j][0].extend(r["y_true"] for r in rec["rows"])
+        pooled[j][1].extend(r["y_pred"] for r in rec["rows"])
         if on_unit is not None:
             from featref.evaluation.metrics import uf1
 
-            on_unit(rec, uf1(pooled_true, pooled_pred, labels=labels))
-    metrics = _finalise(out, flows, cfg, done, time.perf_counter() - t0, command)
-    return RunResult(out, metrics)
+            labels = list(jobs[j].flows.class_names)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                running = uf1(*pooled[j], labels=labels)
+            on_unit({**rec, "job": j}, running)
+    wall = time.perf_counter() - t0
+    return [
+        RunResult(
+            Path(job.out_dir),
+            _finalise(Path(job.out_dir), job.flows, job.cfg, done, wall, job.command),
+        )
+        for job, done in zip(jobs, done_by_job)
+    ]
 
 
 def _finalise(
@@ -357,6 +462,10 @@ def _finalise(
         "unit_train_time_s": round(sum(r["train_time_s"] for r in done.values()), 1),
     }
     _atomic_write(out / "metrics.json", json.dumps(metrics, indent=2))
+    if cfg.select.grid:
+        from featref.evaluation.nested import write_selection
+
+        write_selection(out, done, cfg)
     info = {
         "command": command or " ".join(sys.argv),
         **_environment(),

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from featref.errors import ConfigError
+
 __all__ = ["ModelCard", "create_model", "get_model_card", "list_models", "register_model"]
 
 
@@ -92,16 +94,20 @@ def create_model(
         **kwargs: The model's own keyword arguments (see its docstring).
 
     Raises:
-        ValueError: for an unknown name (with the closest name and the full list).
+        ConfigError: (a ``ValueError``) for an unknown name, with the closest name and the full
+            list, or keyword arguments the model does not take.
         FileNotFoundError: for a missing checkpoint.
     """
     _check_name(name)
     card = _CARDS[name]
-    model = _FACTORIES[name](
-        num_classes=num_classes,
-        in_channels=card.input_size[0] if in_channels is None else in_channels,
-        **kwargs,
-    )
+    try:
+        model = _FACTORIES[name](
+            num_classes=num_classes,
+            in_channels=card.input_size[0] if in_channels is None else in_channels,
+            **kwargs,
+        )
+    except TypeError as exc:  # an unknown or mistyped keyword argument
+        raise ConfigError(f"Model {name!r} rejects its arguments {kwargs}: {exc}.") from exc
     if checkpoint_path is not None:
         path = Path(checkpoint_path)
         if not path.is_file():

@@ -12,9 +12,10 @@ with a one-vs-rest binary cross-entropy proposal loss; a classification branch t
 expression-specific features; total loss = classification CE + lambda * proposal loss.
 
 Inferred (the paper leaves it open; every item is a keyword argument, defaults in docs/method.md):
-the branch architecture (1x1 conv to ``branch_channels``, then a fully connected layer to
-``branch_width``), the attention factor as a sigmoid gate on each branch's feature, the fusion
-operator (``"concat"`` by default), dropout, and lambda (``proposal_weight``, default 1.0).
+the branch architecture (a fully connected layer from the flattened shared map to
+``branch_width``, optionally after a 1x1 reduction to ``branch_channels``), the attention factor
+as a sigmoid gate on each branch's feature, the fusion operator (``"concat"`` by default),
+dropout, and lambda (``proposal_weight``, default 1.0).
 """
 
 from __future__ import annotations
@@ -45,8 +46,13 @@ class ExpressionBranch(nn.Module):
 
     def __init__(self, in_ch: int, spatial: int, branch_channels: int, width: int) -> None:
         super().__init__()
-        self.reduce = nn.Sequential(nn.Conv2d(in_ch, branch_channels, 1), nn.ReLU())
-        self.fc = nn.Sequential(nn.Linear(branch_channels * spatial, width), nn.ReLU())
+        # 1x1 reduction of the shared map (0: none, the branch reads the full shared map)
+        if branch_channels:
+            self.reduce = nn.Sequential(nn.Conv2d(in_ch, branch_channels, 1), nn.ReLU())
+        else:
+            self.reduce = nn.Identity()
+        flat = (branch_channels or in_ch) * spatial
+        self.fc = nn.Sequential(nn.Linear(flat, width), nn.ReLU())
         self.gate = nn.Linear(width, 1)  # attention factor (before the sigmoid)
         self.proposal = nn.Linear(width, 1)  # "is this sample of my expression?" logit
 
@@ -63,7 +69,8 @@ class FeatRef(nn.Module):
         in_channels: Number of flow components; each gets its own inception stream.
         input_hw: Input height and width.
         stream_filters: Filters per branch of each inception block. [paper]
-        branch_channels: Channels of each branch's 1x1 reduction. [inferred]
+        branch_channels: Channels of each branch's 1x1 reduction of the shared map; 0 (default)
+            means none: each branch reads the whole flattened shared map. [inferred]
         branch_width: Size of each expression-specific feature. [inferred]
         fusion: ``"concat"`` (concatenate the weighted features), ``"sum"`` (add them) or
             ``"attention_sum"`` (average weighted by the normalised attention factors). [inferred]
@@ -81,8 +88,8 @@ class FeatRef(nn.Module):
         *,
         input_hw: tuple[int, int] = (28, 28),
         stream_filters: tuple[int, ...] = (6, 16),
-        branch_channels: int = 16,
-        branch_width: int = 64,
+        branch_channels: int = 0,
+        branch_width: int = 128,
         fusion: str = "concat",
         attention: bool = True,
         proposal: bool = True,
@@ -114,12 +121,13 @@ class FeatRef(nn.Module):
             fused = branch_width * (num_classes if fusion == "concat" else 1)
         else:
             width = branch_width * num_classes
+            # same capacity as the K branches together, without per-class structure
+            reduce: list[nn.Module] = []
+            if branch_channels:
+                reduce = [nn.Conv2d(shared_ch, branch_channels * num_classes, 1), nn.ReLU()]
+            flat = (branch_channels * num_classes or shared_ch) * spatial
             self.shared_head = nn.Sequential(
-                nn.Conv2d(shared_ch, branch_channels * num_classes, 1),
-                nn.ReLU(),
-                nn.Flatten(1),
-                nn.Linear(branch_channels * num_classes * spatial, width),
-                nn.ReLU(),
+                *reduce, nn.Flatten(1), nn.Linear(flat, width), nn.ReLU()
             )
             fused = width
         self.dropout = nn.Dropout(dropout)
@@ -175,7 +183,7 @@ _PAPER = "Zhou et al., Pattern Recognition 2022, doi:10.1016/j.patcog.2021.10827
         channels=("u", "v", "strain"),
         num_classes=3,
         paper=_PAPER,
-        param_count=195_813,
+        param_count=3_649_845,
         notes="FR with inferred branch sizes; see docs/method.md. in_channels=2 for u, v only.",
     )
 )

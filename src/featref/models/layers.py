@@ -12,9 +12,7 @@ class ConvReLU(nn.Sequential):
     """``Conv2d`` (same padding) followed by ReLU."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int) -> None:
-        super().__init__(
-            nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2), nn.ReLU()
-        )
+        super().__init__(nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2), nn.ReLU())
 
 
 class InceptionBlock(nn.Module):

@@ -49,8 +49,11 @@ __all__ = [
     "PrepareResult",
     "PreprocessConfig",
     "compute_flow_stack",
+    "compute_spotted_flow",
     "load_prepared",
     "prepare",
+    "prepared_config",
+    "spotting_candidates",
 ]
 
 log = logging.getLogger(__name__)
@@ -252,6 +255,52 @@ def compute_flow_stack(
     return _flow_from_crops(onset_c, apex_c, cfg), meta
 
 
+def compute_spotted_flow(
+    frames: Sequence[np.ndarray],
+    cfg: PreprocessConfig,
+    detector: FaceDetector | None = None,
+) -> tuple[np.ndarray, int, dict[str, Any]]:
+    """The model input of one clip whose apex is found by the label-free spotter.
+
+    All frames are aligned with the transform found on ``frames[0]`` (the onset); the apex is the
+    frame of largest motion against the onset (:func:`~featref.preprocess.apex.apex_scores` on
+    the crops), never the onset itself when there is another frame.
+
+    Args:
+        frames: The onset frame, then the candidate frames (see :func:`spotting_candidates`).
+        cfg: Settings.
+        detector: Face backend (needed when ``cfg.align``).
+
+    Returns:
+        ``(stack, apex_index, meta)``: the input as :func:`compute_flow_stack` gives it, the
+        index into ``frames`` of the spotted apex, and the face box, eyes and transform used.
+
+    Raises:
+        FaceNotFoundError: when the detector finds no face on the onset frame.
+    """
+    crops, meta = _crop_all(frames, cfg, detector)
+    idx = int(np.argmax(apex_scores(crops, size=cfg.spot_size)))
+    idx = max(idx, 1) if len(crops) > 1 else 0
+    return _flow_from_crops(crops[0], crops[idx], cfg), idx, meta
+
+
+def spotting_candidates(
+    numbers: Sequence[int], onset: int, offset: int, max_frames: int
+) -> list[int]:
+    """Frame numbers the spotter scores: ``onset``, then at most ``max_frames - 1`` of the frames
+    in ``(onset, offset]`` (all of them, or evenly spaced when there are more).
+
+    Example:
+        >>> spotting_candidates(range(1, 11), 2, 9, 4)
+        [2, 3, 6, 9]
+    """
+    rest = [n for n in numbers if onset < n <= offset]
+    if len(rest) > max_frames - 1:
+        pick = np.linspace(0, len(rest) - 1, max_frames - 1).round().astype(int)
+        rest = [rest[i] for i in sorted(set(pick.tolist()))]
+    return [onset, *rest]
+
+
 # ----------------------------------------------------------------------------- workers
 
 
@@ -287,22 +336,25 @@ def _worker_init() -> None:
     _DETECTORS.clear()  # never use a detector inherited through fork (MediaPipe runs threads)
 
 
+def _ray_task(task: _Task, cfg: PreprocessConfig) -> tuple[str, Failure | None, dict[str, Any]]:
+    """:func:`_run_task` as a Ray task: one OpenCV thread, the tasks are the parallelism."""
+    import cv2
+
+    cv2.setNumThreads(1)  # Ray workers are fresh processes: no inherited detector to clear
+    return _run_task(task, cfg)
+
+
 def _run_task(task: _Task, cfg: PreprocessConfig) -> tuple[str, Failure | None, dict[str, Any]]:
     """Compute and write one entry; never raises for a per-sample problem."""
     try:
         detector = _detector(cfg.face_backend) if cfg.align else None
         if task.apex is not None:
-            frames = [_read(task.onset), _read(task.apex)]
+            stack, meta = compute_flow_stack(_read(task.onset), _read(task.apex), cfg, detector)
             apex_frame = task.apex_frame
         else:
             frames = [_read(p) for _, p in task.candidates]
-        crops, meta = _crop_all(frames, cfg, detector)
-        if task.apex is None:
-            idx = int(np.argmax(apex_scores(crops, size=cfg.spot_size)))
-            idx = max(idx, 1) if len(crops) > 1 else 0
+            stack, idx, meta = compute_spotted_flow(frames, cfg, detector)
             apex_frame = task.candidates[idx][0]
-            crops = [crops[0], crops[idx]]
-        stack = _flow_from_crops(crops[0], crops[1], cfg)
     except FaceNotFoundError as exc:
         return task.sample_id, Failure(task.sample_id, "face", str(exc)), {}
     except FileNotFoundError as exc:
@@ -369,11 +421,8 @@ def _plan(
         apex_frame = min(in_range, key=lambda n: (abs(n - mid), n))  # nearest existing frame
         apex_path = path_of(apex_frame, "middle")
     else:
-        rest = [n for n, _ in numbered if onset < n <= offset]
-        if len(rest) > cfg.spot_max_frames - 1:
-            pick = np.linspace(0, len(rest) - 1, cfg.spot_max_frames - 1).round().astype(int)
-            rest = [rest[i] for i in sorted(set(pick.tolist()))]
-        candidates = ((onset, str(onset_path)),) + tuple((n, str(lookup[n])) for n in rest)
+        picked = spotting_candidates([n for n, _ in numbered], onset, offset, cfg.spot_max_frames)
+        candidates = ((onset, str(onset_path)),) + tuple((n, str(lookup[n])) for n in picked[1:])
     inputs = [onset_path, apex_path] if apex_path is not None else [p for _, p in candidates]
     key = cache.entry_key(config_hash, cache.input_fingerprint(inputs))
     return _Task(
@@ -422,6 +471,7 @@ def prepare(
     progress: bool | None = None,
     dataset: str | None = None,
     label_scheme: str | None = None,
+    backend: str = "local",
 ) -> PrepareResult:
     """Prepare the flow input of every sample, reusing valid cache entries.
 
@@ -438,6 +488,10 @@ def prepare(
         label_scheme: ``"megc2019"`` (3 classes via :func:`featref.labels.megc2019_class`),
             ``"own"`` (the database's emotions, sorted) or ``None``: MEGC2019 for the composite
             or samples of several databases, else own.
+        backend: ``"local"`` (``workers`` processes here) or ``"ray"``: one Ray task per
+            sample on the connected Ray cluster, else on a local Ray instance with ``workers``
+            CPUs (see ``docs/ray.md``). Ray workers read the frames and write the cache entries
+            themselves, so both must be on a filesystem every node sees at the same path.
 
     Returns:
         A :class:`PrepareResult`; samples that failed (missing frames, no face) are listed in
@@ -446,13 +500,15 @@ def prepare(
 
     Raises:
         CacheError: when the folder holds a manifest of other settings or library versions.
-        ConfigError: for ``workers < 1`` or an unknown label scheme.
+        ConfigError: for ``workers < 1``, an unknown label scheme or backend, or a missing Ray.
     """
     from tqdm.auto import tqdm
 
     cfg = cfg or PreprocessConfig()
     if workers < 1:
         raise ConfigError(f"`workers` must be at least 1. Got {workers}.")
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"`backend` must be 'local' or 'ray'. Got {backend!r}.")
     samples = list(source.samples()) if hasattr(source, "samples") else list(source)
     reader = source if hasattr(source, "samples") else None
     if dataset is None:
@@ -520,7 +576,13 @@ def prepare(
         bar.update(1)
 
     try:
-        if workers == 1 or len(todo) <= 1:
+        if backend == "ray" and todo:
+            from featref import _ray
+
+            with _ray.session(num_cpus=workers):
+                for _, result in _ray.imap_unordered(_ray_task, [(t, cfg) for t in todo]):
+                    collect(result)
+        elif workers == 1 or len(todo) <= 1:
             import cv2
 
             threads = cv2.getNumThreads()
@@ -582,6 +644,23 @@ def _find_folder(path: Path) -> Path:
         f"{path} holds several prepared configurations ({[p.parent.name for p in subs]}); pass "
         "the folder of the one you want."
     )
+
+
+def prepared_config(path: str | os.PathLike) -> PreprocessConfig:
+    """The settings a prepared folder was made with (the folder as :func:`load_prepared` takes it).
+
+    Raises:
+        CacheError: for a folder without a featref manifest or with unknown settings.
+    """
+    folder = _find_folder(Path(path).expanduser().resolve())
+    manifest = cache.read_manifest(folder) or {}
+    try:
+        return PreprocessConfig(**manifest["config"])
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise CacheError(
+            f"The manifest of {folder} holds no valid preprocessing settings ({exc}). Run "
+            "`featref prepare` again."
+        ) from exc
 
 
 def load_prepared(path: str | os.PathLike, channels: Iterable[str] | None = None) -> FlowSet:

@@ -1,0 +1,212 @@
+"""``featref grid``: several configurations x seeds under one protocol, with paired comparisons."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from featref.config import DATA_SOURCES
+
+DESCRIPTION = """\
+Runs every configuration x seed leave-one-subject-out under the same protocol (same data, seeds,
+folds and training recipe), all units on one pool of workers with each data source loaded once,
+and writes one table of mean ± std UF1/UAR (overall and per database) with a paired comparison of
+every configuration against the reference: per-seed differences, a sign test over seeds, and a
+bootstrap interval over subjects. Rerun the same command to resume: only missing units are
+computed (adding a seed or a configuration computes only the new ones).
+
+Outputs in --output-dir: results.md and results.csv (the table), comparison.json, grid.json, and
+one ordinary run folder per configuration (<config name>/).
+
+Examples:
+  featref grid --grid megc2019_ablations --data-dir ../shared/data/megc2019 --output-dir runs/abl
+  featref grid --configs megc2019_featref megc2019_fr_no_attention megc2019_fr_shared_only \\
+      --reference megc2019_featref --seeds 0,1,2 --output-dir runs/abl
+  featref grid --configs megc2019_featref megc2019_fr_uv --data synthetic --epochs 2 \\
+      --output-dir runs/smoke                        # smoke test on the embedded data
+"""
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from featref.cli import HelpFormatter
+    from featref.cli.run import add_backend_args
+
+    p = sub.add_parser(
+        "grid",
+        parents=[common],
+        help="run configurations x seeds and compare them with a reference",
+        description=DESCRIPTION,
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument(
+        "--configs",
+        type=str,
+        nargs="+",
+        default=None,
+        metavar="CONFIG",
+        help="TOML config files or shipped preset names (replaces the grid file's list)",
+    )
+    p.add_argument(
+        "--grid",
+        type=str,
+        default=None,
+        help="grid TOML file ([grid] configs/reference/seeds, optional [data]/[train]/[select] "
+        "for all), or a shipped grid name (e.g. megc2019_ablations)",
+    )
+    p.add_argument(
+        "--reference",
+        type=str,
+        default=None,
+        help="configuration the others are compared with (default: the grid's, else the first)",
+    )
+    p.add_argument("--output-dir", type=Path, required=True, help="grid folder (rerun to resume)")
+    p.add_argument("--seeds", type=str, default=None, help="comma-separated seeds for all configs")
+    p.add_argument(
+        "--data",
+        type=str,
+        choices=DATA_SOURCES,
+        default=None,
+        help="data source for all configs (default: each config's own)",
+    )
+    p.add_argument(
+        "--data-dir", type=str, default=None, help="data folder (default: $FEATREF_DATA_DIR/<data>)"
+    )
+    p.add_argument(
+        "--databases",
+        type=str,
+        default=None,
+        help="comma-separated databases to keep, for all configs (default: all)",
+    )
+    p.add_argument("--epochs", type=int, default=None, help="epochs per fold, for all configs")
+    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size, for all configs")
+    p.add_argument("--lr", type=float, default=None, help="AdamW learning rate, for all configs")
+    p.add_argument("--device", type=str, choices=("cpu", "cuda"), default=None, help="device")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
+    add_select_args(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel worker processes shared by all configs (default: the number of CPU cores)",
+    )
+    add_backend_args(p)
+    p.add_argument(
+        "--resamples",
+        type=int,
+        default=10_000,
+        help="bootstrap resamples of subjects for the paired comparison",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: when stderr is a terminal)",
+    )
+    p.set_defaults(func=main)
+
+
+def add_select_args(p: argparse.ArgumentParser) -> None:
+    """``--select`` / ``--inner-folds``: nested leave-one-subject-out hyperparameter selection."""
+    p.add_argument(
+        "--select",
+        type=str,
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="choose KEY among the values by nested leave-one-subject-out (inner folds over the "
+        "training subjects only), repeatable; KEY is a [train] key (lr, epochs, weight_decay, "
+        "batch_size, lr_schedule, class_weighting) or model.<kwarg> (e.g. model.proposal_weight)",
+    )
+    p.add_argument(
+        "--inner-folds",
+        type=int,
+        default=None,
+        help="inner grouped k-fold over training subjects for --select (0 = leave-one-subject-out;"
+        " default from config: 4)",
+    )
+
+
+def select_overrides(args: argparse.Namespace) -> dict:
+    """The ``[select]`` overrides of ``--select`` and ``--inner-folds``."""
+    from featref.evaluation.nested import parse_select
+
+    return {"grid": parse_select(args.select), "inner_folds": args.inner_folds}
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    split = lambda s: tuple(v.strip() for v in s.split(",") if v.strip()) if s else None  # noqa: E731
+    return {
+        "data": {
+            "source": args.data,
+            "data_dir": args.data_dir,
+            "databases": split(args.databases),
+        },
+        "train": {
+            "seeds": tuple(int(s) for s in split(args.seeds)) if args.seeds else None,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "device": args.device,
+            "threads": args.threads,
+        },
+        "select": select_overrides(args),
+    }
+
+
+def main(args: argparse.Namespace) -> int:
+    from featref.cli.run import backend_session, check_backend
+    from featref.errors import ConfigError
+    from featref.evaluation.grid import GridSpec, execute_grid, load_grid_file, prepare_grid
+    from featref.evaluation.runner import pending_units
+
+    if args.grid is None and not args.configs:
+        raise ConfigError("featref grid needs --configs A B ... or --grid FILE.")
+    spec = load_grid_file(args.grid) if args.grid else GridSpec(tuple(args.configs))
+    if args.configs and args.grid:
+        spec = GridSpec(tuple(args.configs), spec.reference, spec.overrides)
+    if args.reference:
+        spec = GridSpec(spec.configs, args.reference, spec.overrides)
+    overrides = _overrides(args)
+    check_backend(args)
+    command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None
+    prepared = prepare_grid(spec, args.output_dir, overrides=overrides, command=command)
+    todo = sum(len(pending_units(j.flows, j.cfg, j.out_dir)[0]) for j in prepared.jobs)
+    total = sum(len(j.cfg.train.seeds) * len(set(j.flows.subjects)) for j in prepared.jobs)
+    workers = args.workers or min(os.cpu_count() or 1, max(1, todo))
+    names = [n for n, _ in prepared.named]
+    print(
+        f"featref grid: {len(names)} configs x seeds {prepared.record['seeds']}, reference "
+        f"{prepared.reference}; {todo} of {total} fold units to train with {workers} worker(s) "
+        f"-> {args.output_dir}",
+        flush=True,
+    )
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=todo, desc="units", unit="unit", file=sys.stderr)
+
+    def on_unit(rec: dict, running_uf1: float | None) -> None:
+        if bar is not None:
+            bar.set_postfix_str(
+                f"{names[rec['job']]} seed {rec['seed']} {rec['test_subject']} "
+                f"UF1 {running_uf1:.3f}"
+            )
+            bar.update(1)
+
+    with backend_session(args, workers):
+        result = execute_grid(
+            prepared,
+            workers=workers,
+            backend=args.backend,
+            on_unit=on_unit,
+            n_resamples=args.resamples,
+        )
+    if bar is not None:
+        bar.close()
+    print((result.out_dir / "results.md").read_text())
+    print(f"tables: {result.out_dir / 'results.md'}, {result.out_dir / 'results.csv'}")
+    return 0
