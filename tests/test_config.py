@@ -11,7 +11,8 @@ from featref.errors import ConfigError
 def test_precedence_defaults_file_flags(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text(
-        '[train]\nepochs = 7\nlr = 0.01\n[model]\nname = "featref"\n[model.kwargs]\nfusion = "sum"\n'
+        '[train]\nepochs = 7\nlr = 0.01\n[model]\nname = "featref"\n'
+        '[model.kwargs]\nfusion = "sum"\n'
     )
     cfg = load_config(f, {"train": {"epochs": 3}, "model": {"kwargs": {"attention": False}}})
     assert cfg.train.epochs == 3  # flag beats file
