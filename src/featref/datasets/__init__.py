@@ -51,8 +51,7 @@ __all__ = [
 
 #: Reader classes by name.
 DATASETS: dict[str, type[ManualDataset]] = {
-    cls.name: cls
-    for cls in (Casme2, Samm, SmicHS, Casme3PartA, Megc2019Composite, Megc2019Flow)
+    cls.name: cls for cls in (Casme2, Samm, SmicHS, Casme3PartA, Megc2019Composite, Megc2019Flow)
 }
 
 
