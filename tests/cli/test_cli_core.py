@@ -79,3 +79,31 @@ def test_usage_error_exits_2():
     with pytest.raises(SystemExit) as exc:
         main(["run", "--epochs", "many"])
     assert exc.value.code == 2
+
+
+def _fake_run(folder, correct_every):
+    from featref.evaluation.predictions import Prediction, write_predictions
+
+    classes = ("negative", "positive", "surprise")
+    rows = []
+    for seed in (0, 1):
+        for i in range(12):
+            truth = classes[i % 3]
+            pred = truth if i % correct_every else classes[(i + 1) % 3]
+            subject = f"casme2/sub{i // 4:02d}"
+            rows.append(Prediction(seed, i // 4, f"{subject}/c{i}", "casme2", subject, truth, pred))
+    folder.mkdir()
+    write_predictions(folder / "predictions.csv", rows, classes)
+    (folder / "metrics.json").write_text(json.dumps({"class_names": list(classes)}))
+
+
+def test_compare_two_runs(tmp_path, capsys):
+    _fake_run(tmp_path / "better", correct_every=6)
+    _fake_run(tmp_path / "worse", correct_every=2)
+    assert (
+        main(["compare", str(tmp_path / "better"), str(tmp_path / "worse"), "--resamples", "200"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "UF1: mean +" in out and "sign test 2/0/0" in out and "over 3 subjects" in out
+    assert main(["compare", str(tmp_path / "better"), str(tmp_path / "nowhere")]) == 1

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "data",
     "prepare",
     "grid",
+    "compare",
     "train",
     "predict",
     "demo",

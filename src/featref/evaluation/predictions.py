@@ -44,9 +44,10 @@ class Prediction:
 
 def write_predictions(path: Path, rows: Sequence[Prediction], class_names: Sequence[str]) -> None:
     """Write rows to ``predictions.csv`` (prob_* per class; attention_* when present)."""
+    has_probs = any(r.probs for r in rows)
     has_att = any(r.attention for r in rows)
     head = ["seed", "fold", "test_subject", "sample_id", "dataset", "subject", "y_true", "y_pred"]
-    head += [f"prob_{c}" for c in class_names]
+    head += [f"prob_{c}" for c in class_names] if has_probs else []
     head += [f"attention_{c}" for c in class_names] if has_att else []
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", newline="") as f:
@@ -54,7 +55,7 @@ def write_predictions(path: Path, rows: Sequence[Prediction], class_names: Seque
         w.writerow(head)
         for r in rows:
             row = [r.seed, r.fold, r.subject, r.sample_id, r.dataset, r.subject, r.y_true, r.y_pred]
-            row += [f"{p:.6f}" for p in r.probs]
+            row += [f"{p:.6f}" for p in r.probs] if has_probs else []
             row += [f"{a:.6f}" for a in r.attention] if has_att else []
             w.writerow(row)
     tmp.replace(path)

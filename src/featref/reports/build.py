@@ -247,7 +247,9 @@ def _section_run(run: RunOutputs, label: str, w: _Writer, *, level: int) -> list
             "feature_embedding",
             alt=f"{label}: 2-D embedding of expression-shared and refined features",
             caption=f"{int(m.sum())} test samples embedded in 2-D (t-SNE, or PCA when there are "
-            f"few samples or scikit-learn is missing), coloured by true class.{seeds_note}",
+            f"few samples or scikit-learn is missing), coloured by true class. Each sample's "
+            "features come from its own fold's model (one model per test subject), so tight "
+            f"clusters can reflect the fold as much as the class.{seeds_note}",
         )
 
     if run.config:
