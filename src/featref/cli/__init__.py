@@ -38,7 +38,17 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps the line breaks of descriptions."""
+    """Shows defaults and keeps the line breaks of descriptions.
+
+    A default that the help text already explains (it says "default"), or that is ``None``/empty
+    (the config decides), is not repeated as "(default: None)".
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, [], argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
 
 
 def common_parser() -> argparse.ArgumentParser:

@@ -7,8 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from featref.config import DATA_SOURCES
-
 DESCRIPTION = """\
 Runs every configuration x seed leave-one-subject-out under the same protocol (same data, seeds,
 folds and training recipe), all units on one pool of workers with each data source loaded once,
@@ -31,7 +29,7 @@ Examples:
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     from featref.cli import HelpFormatter
-    from featref.cli.run import add_backend_args
+    from featref.cli.run import add_data_train_args, add_execution_args
 
     p = sub.add_parser(
         "grid",
@@ -63,46 +61,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("--output-dir", type=Path, required=True, help="grid folder (rerun to resume)")
     p.add_argument("--seeds", type=str, default=None, help="comma-separated seeds for all configs")
-    p.add_argument(
-        "--data",
-        type=str,
-        choices=DATA_SOURCES,
-        default=None,
-        help="data source for all configs (default: each config's own)",
-    )
-    p.add_argument(
-        "--data-dir", type=str, default=None, help="data folder (default: $FEATREF_DATA_DIR/<data>)"
-    )
-    p.add_argument(
-        "--databases",
-        type=str,
-        default=None,
-        help="comma-separated databases to keep, for all configs (default: all)",
-    )
-    p.add_argument("--epochs", type=int, default=None, help="epochs per fold, for all configs")
-    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size, for all configs")
-    p.add_argument("--lr", type=float, default=None, help="AdamW learning rate, for all configs")
-    p.add_argument("--device", type=str, choices=("cpu", "cuda"), default=None, help="device")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
-    add_select_args(p)
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="parallel worker processes shared by all configs (default: the number of CPU cores)",
-    )
-    add_backend_args(p)
+    add_data_train_args(p, scope=", for all configs")
+    add_execution_args(p)
     p.add_argument(
         "--resamples",
         type=int,
         default=10_000,
         help="bootstrap resamples of subjects for the paired comparison",
-    )
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="show a progress bar (default: when stderr is a terminal)",
     )
     p.set_defaults(func=main)
 

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def add_experiment_args(p: argparse.ArgumentParser) -> None:
-    """Options shared by the commands that train (run, and later grid/train)."""
+    """Options of the commands that train one configuration (run, train)."""
     p.add_argument(
         "--config",
         type=str,
@@ -53,26 +53,10 @@ def add_experiment_args(p: argparse.ArgumentParser) -> None:
         help="TOML config file, or a shipped preset name (e.g. megc2019_featref)",
     )
     p.add_argument(
-        "--data",
-        type=str,
-        choices=DATA_SOURCES,
-        default=None,
-        help="data source (default from config: synthetic)",
-    )
-    p.add_argument(
-        "--data-dir", type=str, default=None, help="data folder (default: $FEATREF_DATA_DIR/<data>)"
-    )
-    p.add_argument(
         "--channels",
         type=str,
         default=None,
         help=f"comma-separated flow channels from {','.join(CHANNELS)}",
-    )
-    p.add_argument(
-        "--databases",
-        type=str,
-        default=None,
-        help="comma-separated databases to keep (e.g. casme2,samm); default all",
     )
     p.add_argument("--model", type=str, default=None, help="model name (see list-models)")
     p.add_argument(
@@ -84,11 +68,40 @@ def add_experiment_args(p: argparse.ArgumentParser) -> None:
         help="model keyword argument, repeatable (e.g. fusion=sum, attention=false)",
     )
     p.add_argument("--seeds", type=str, default=None, help="comma-separated seeds, e.g. 0,1,2")
-    p.add_argument("--epochs", type=int, default=None, help="epochs per fold (fixed schedule)")
-    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size")
-    p.add_argument("--lr", type=float, default=None, help="AdamW learning rate")
+    add_data_train_args(p)
+    add_execution_args(p)
+
+
+def add_data_train_args(p: argparse.ArgumentParser, *, scope: str = "") -> None:
+    """Data and recipe overrides (``scope``: e.g. ``", for all configs"`` in ``grid``)."""
+    p.add_argument(
+        "--data",
+        type=str,
+        choices=DATA_SOURCES,
+        default=None,
+        help=f"data source{scope} (default: the config's, else synthetic)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=str,
+        default=None,
+        help=f"data folder{scope} (default: $FEATREF_DATA_DIR/<data>)",
+    )
+    p.add_argument(
+        "--databases",
+        type=str,
+        default=None,
+        help=f"comma-separated databases to keep (e.g. casme2,samm){scope}; default all",
+    )
+    p.add_argument("--epochs", type=int, default=None, help=f"epochs per fold{scope}")
+    p.add_argument("--batch-size", type=int, default=None, help=f"mini-batch size{scope}")
+    p.add_argument("--lr", type=float, default=None, help=f"AdamW learning rate{scope}")
     p.add_argument("--device", type=str, choices=("cpu", "cuda"), default=None, help="device")
     p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
+
+
+def add_execution_args(p: argparse.ArgumentParser) -> None:
+    """Workers, progress bar, backend and nested selection (run, train, grid)."""
     p.add_argument(
         "--workers",
         type=int,
