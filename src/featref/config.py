@@ -75,7 +75,6 @@ class TrainConfig:
     seeds: tuple[int, ...] = (0, 1, 2)  # a run repeats the whole protocol once per seed
     threads: int = 1  # torch/OpenCV threads; 1 is fastest on a busy 2-core machine
     device: str = "cpu"  # cpu | cuda
-    fold_batch: int = 0  # folds trained together as one vectorised ensemble; 0 = all
     class_weighting: bool = True  # [inferred] inverse-frequency CE weights from training labels
 
     def __post_init__(self) -> None:
@@ -85,7 +84,6 @@ class TrainConfig:
             "lr": self.lr > 0,
             "weight_decay": self.weight_decay >= 0,
             "threads": self.threads >= 1,
-            "fold_batch": self.fold_batch >= 0,
             "seeds": len(self.seeds) >= 1,
         }
         for key, ok in checks.items():
@@ -93,7 +91,7 @@ class TrainConfig:
                 raise ConfigError(
                     f"`{key}` in [train] is out of range. Got {getattr(self, key)!r}; "
                     "epochs, batch_size, threads and seeds need at least 1, lr > 0, "
-                    "weight_decay and fold_batch >= 0."
+                    "weight_decay >= 0."
                 )
         if self.lr_schedule not in ("cosine", "constant"):
             raise ConfigError(

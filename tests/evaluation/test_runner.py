@@ -7,10 +7,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from featref.config import ExperimentConfig, ModelConfig, TrainConfig
 from featref.datasets.synthetic_flow import make_synthetic_flows
-from featref.errors import CacheError
+from featref.errors import CacheError, ConfigError
 from featref.evaluation.predictions import read_megc_log, read_predictions
 from featref.evaluation.runner import run_loso
 
@@ -87,6 +88,25 @@ def test_other_config_in_same_folder_is_an_error(finished, flows):
     other = dataclasses.replace(CFG, train=dataclasses.replace(CFG.train, lr=0.5))
     with pytest.raises(CacheError, match="config hash"):
         run_loso(flows, other, finished.out_dir)
+
+
+def test_run_survives_moved_data_but_not_changed_data(finished, flows):
+    # the data enter the hash by content: another folder (machine, mount point) resumes the run
+    moved = dataclasses.replace(CFG, data=dataclasses.replace(CFG.data, data_dir="/elsewhere"))
+    seen = []
+    run_loso(flows, moved, finished.out_dir, on_unit=lambda rec, uf1: seen.append(rec))
+    assert seen == []  # nothing recomputed
+    changed = dataclasses.replace(flows, x=flows.x + 1e-3)
+    with pytest.raises(CacheError, match="config hash"):
+        run_loso(changed, CFG, finished.out_dir)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_cuda_without_gpu_fails_before_work(flows, tmp_path):
+    cuda = dataclasses.replace(CFG, train=dataclasses.replace(CFG.train, device="cuda"))
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        run_loso(flows, cuda, tmp_path / "cuda")
+    assert not (tmp_path / "cuda" / "units").exists()
 
 
 def test_test_subject_never_influences_its_own_fold(flows, tmp_path):

@@ -104,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
     from featref.errors import ConfigError
     from featref.models import create_model
     from featref.training.checkpoint import Checkpoint, save_checkpoint
-    from featref.training.loop import fold_seed, set_threads, train_one_fold
+    from featref.training.loop import check_device, fold_seed, set_threads, train_one_fold
 
     _check_args(args)
     cfg = experiment_config(args)
@@ -115,8 +115,7 @@ def main(args: argparse.Namespace) -> int:
         )
     seed = cfg.train.seeds[0]
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seeds=(seed,)))
-    if cfg.train.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for, but torch sees no CUDA device here.")
+    check_device(cfg.train.device)
     flows = load_flows(cfg.data)
     info, preprocess, normalisation, uint8_levels = _data_info(cfg, flows)
     out = args.output or Path("checkpoints") / f"{cfg.data.source}-{cfg.model.name}-seed{seed}.pt"

@@ -66,7 +66,7 @@ GRIDS_DIR = Path(__file__).parents[1] / "configs" / "grids"
 #: Sections of a grid file besides [grid]: overrides applied to every configuration.
 OVERRIDE_SECTIONS: tuple[str, ...] = ("data", "train", "select")
 #: Settings that do not change results (or that a grid sets for all): left out of "changes".
-_IGNORED = {"train.seeds", "train.threads", "train.fold_batch", "train.device", "data.data_dir"}
+_IGNORED = {"train.seeds", "train.threads", "train.device", "data.data_dir"}
 
 
 @dataclass(frozen=True)

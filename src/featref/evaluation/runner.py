@@ -74,10 +74,15 @@ class RunResult:
 
 
 def config_hash(cfg: ExperimentConfig, flows: FlowSet) -> str:
-    """Hash of everything that determines a unit's result (config minus seeds/threads, data)."""
+    """Hash of everything that determines a unit's result (config minus seeds/threads, data).
+
+    The data enter by content, not by folder: a run stays valid when the data move (another
+    machine, another mount point), and becomes invalid when their content changes.
+    """
     conf = resolved_config(cfg)
-    for key in ("seeds", "threads", "fold_batch"):
+    for key in ("seeds", "threads"):
         conf["train"].pop(key, None)
+    conf["data"]["data_dir"] = None  # None, not removed: keeps the hashes of earlier runs
     h = hashlib.sha256(json.dumps(conf, sort_keys=True).encode())
     h.update("\n".join(flows.sample_ids).encode())
     h.update(np.ascontiguousarray(flows.labels).tobytes())
@@ -374,6 +379,11 @@ def run_jobs(
         tasks += [Task(j, u) for u in todo]
         done_by_job.append(done)
         digests.append(digest)
+    if tasks:  # a finished run needs no device (its tables can be rebuilt anywhere)
+        from featref.training.loop import check_device
+
+        for job in jobs:
+            check_device(job.cfg.train.device)
     t0 = time.perf_counter()
     threads = jobs[0].cfg.train.threads if jobs else 1
     pooled: list[tuple[list[str], list[str]]] = [

@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from featref.config import TrainConfig
+from featref.errors import ConfigError
 from featref.training.losses import class_weights, model_loss
 
-__all__ = ["fold_seed", "predict", "set_threads", "train_one_fold"]
+__all__ = ["check_device", "fold_seed", "predict", "set_threads", "train_one_fold"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,15 @@ log = logging.getLogger(__name__)
 def fold_seed(seed: int, fold_index: int) -> int:
     """The seed of one fold's initialisation, batch order and dropout, from ``(seed, fold)``."""
     return int(np.random.SeedSequence([seed, fold_index]).generate_state(1)[0])
+
+
+def check_device(device: str) -> None:
+    """Fail before any work starts when ``device`` is "cuda" and torch sees no CUDA device."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "--device cuda (train.device) was asked for, but torch sees no CUDA device here. "
+            "Use --device cpu, or a torch build with CUDA on a machine with a GPU."
+        )
 
 
 def set_threads(threads: int) -> None:
@@ -87,7 +97,9 @@ def train_one_fold(
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
         order = torch.as_tensor(rng.permutation(n), device=x.device)
-        loss_sum, correct = 0.0, 0
+        # running sums stay on the device: a host sync per step would stall a GPU every step
+        loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+        correct = torch.zeros((), dtype=torch.int64, device=x.device)
         for s in range(steps_per_epoch):
             # set LR: cosine decay over the whole schedule, or constant
             lr = cfg.lr
@@ -104,16 +116,16 @@ def train_one_fold(
             opt.step()
             step += 1
             logits = out.logits if hasattr(out, "logits") else out
-            loss_sum += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == y[idx]).sum())
+            loss_sum += loss.detach() * len(idx)
+            correct += (logits.detach().argmax(1) == y[idx]).sum()
         # log (training batches only: there is no test data here)
         if on_epoch is not None:
             on_epoch(
                 {
                     "epoch": epoch + 1,
                     "lr": lr,
-                    "loss": round(loss_sum / n, 5),
-                    "accuracy": round(correct / n, 4),
+                    "loss": round(loss_sum.item() / n, 5),
+                    "accuracy": round(correct.item() / n, 4),
                     "time_s": round(time.perf_counter() - t0, 3),
                 }
             )
