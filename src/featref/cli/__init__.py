@@ -25,6 +25,7 @@ __all__ = ["main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "evaluate",
+    "evaluate_weights",
     "models",
     "report",
     "data",

@@ -39,7 +39,6 @@ def main(args: argparse.Namespace) -> int:
         Prediction,
         read_megc_log,
         read_predictions,
-        summarise,
     )
 
     path: Path = args.file
@@ -64,9 +63,17 @@ def main(args: argparse.Namespace) -> int:
         rows = [
             Prediction(0, 0, f"{d}/{s}/{c}", d, f"{d}/{s}", str(t), str(p)) for d, s, c, t, p in log
         ]
+    print_scores(f"{path}", rows, labels)
+    return 0
+
+
+def print_scores(title: str, rows: list, labels: list[str]) -> None:
+    """Print pooled UF1/UAR/accuracy of ``rows``, overall and per database (± over seeds)."""
+    from featref.evaluation.predictions import summarise
+
     m = summarise(rows, labels)
     seeds = list(m["per_seed"])
-    print(f"{path}: {len(rows)} predictions, {len(seeds)} seed(s), labels {labels}")
+    print(f"{title}: {len(rows)} predictions, {len(seeds)} seed(s), labels {labels}")
     print(f"{'':10s} {'n':>5s} {'UF1':>8s} {'UAR':>8s} {'acc':>8s}")
     for name, entry in [("all", None), *[(db, db) for db in m["summary"]["per_database"]]]:
         s = m["summary"]["all"] if entry is None else m["summary"]["per_database"][entry]
@@ -82,7 +89,6 @@ def main(args: argparse.Namespace) -> int:
                 for k in ("uf1", "uar", "accuracy")
             )
         )
-    return 0
 
 
 def _prob_classes(head: str) -> list[str]:

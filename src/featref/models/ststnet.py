@@ -21,16 +21,17 @@ adds their per-fold weights ``STSTNet_Weights/<subject>.pth`` and ``STSTNet_pyth
   produces exactly these, so the published per-fold weights load with ``strict=True``
   (checked in ``tests/models/test_ststnet.py`` against a key -> shape table; 1,683 parameters).
 
-Inferred / not verified here:
+Input encoding of the release (from two documented facts, not from running their weights):
+the release reads the published composite images with ``cv2.imread`` and feeds them unscaled;
+those images are RGB = (u, v, strain), so OpenCV's BGR order gives the network (strain, v, u)
+with values 0-255. ``featref evaluate-weights --encoding ststnet_release`` feeds exactly that
+(``featref.evaluation.fold_weights.ststnet_release_input``; a real-data test compares it with
+``cv2.imread`` of every image of three subjects).
 
-* the channel order of the authors' input. Their script reads 8-bit images from a folder named
-  ``norm_u_v_os`` with ``cv2.imread`` (BGR order, values 0-255, no scaling); which array channel
-  holds u, v and strain depends on how those images were written, which the release does not
-  show. The card lists ("u", "v", "strain") as featref's order. Reproducing the authors'
-  predictions with their weights needs their input encoding (channel order and 0-255 scale),
-  not featref's flow cache as is.
-* the per-fold weights themselves were not loaded here (binary files, not fetched); only their
-  architecture is checked.
+Not verified here: the per-fold weights themselves (binary files of the GitHub release, not
+fetched). With them, ``featref evaluate-weights --model ststnet --weights-dir STSTNet_Weights
+--encoding ststnet_release`` predicts each subject with its own fold's file; the release's log
+of that procedure (``STSTNet_python_logfile.txt``) reports UF1 0.7209 / UAR 0.7250.
 
 The training recipe of the release (Adam, lr 5e-5, batch 256, 800 epochs, plain cross-entropy)
 belongs to the training config, not to this module.
@@ -120,8 +121,8 @@ class STSTNet(nn.Module):
         param_count=1_683,
         notes=(
             "State-dict keys of the authors' PyTorch release (christy1206/STSTNet main.py): "
-            "their per-fold weights load with strict=True. Their input channel order and "
-            "0-255 scaling are not verified."
+            "their per-fold weights load with strict=True. Their input is (strain, v, u) at "
+            "0-255 (featref evaluate-weights --encoding ststnet_release)."
         ),
     )
 )
