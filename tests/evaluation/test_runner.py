@@ -75,6 +75,10 @@ def test_resume_recomputes_only_missing_units(finished, flows, tmp_path):
     assert kept.stat().st_mtime_ns == mtime
     # units are deterministic: the resumed run equals the uninterrupted one
     assert result.metrics["per_seed"] == finished.metrics["per_seed"]
+    # provenance: both commands that computed units are kept, with what each computed
+    info = json.loads((out / "run_info.json").read_text())
+    assert [e["units_to_compute"] for e in info["invocations"]] == [6, 2]
+    assert all({"started", "command", "device", "torch"} <= set(e) for e in info["invocations"])
 
 
 def test_workers_do_not_change_results(finished, flows, tmp_path):

@@ -1,8 +1,10 @@
 """Leave-one-subject-out runs: folds x seeds, resumable, with fixed outputs.
 
-A run folder holds ``config.json`` (resolved), ``run_info.json`` (command, versions, machine, wall
-time), ``units/seed<S>/fold<FFF>.json`` (one finished (seed, fold) unit each, written atomically:
-an interrupted run resumes from them), and, once every unit is done, ``predictions.csv``,
+A run folder holds ``config.json`` (resolved), ``invocations.jsonl`` (one line per command that
+computed units: when, command, units to compute, versions, machine),
+``units/seed<S>/fold<FFF>.json`` (one finished (seed, fold) unit each, written atomically: an
+interrupted run resumes from them), and, once every unit is done, ``run_info.json`` (the finishing
+command, versions, machine, wall time, and every invocation), ``predictions.csv``,
 ``metrics.json``, ``log.jsonl``, ``features.npz`` and ``megc2019_seed<S>.txt`` per seed.
 
 Each unit trains on the training subjects only (:func:`featref.training.loop.train_one_fold`) and
@@ -373,6 +375,8 @@ def run_jobs(
                 )
         _atomic_write(cfg_file, json.dumps(conf, indent=2))
         todo, done = pending_units(job.flows, job.cfg, out)
+        if todo:  # provenance: which command and machine computed which units
+            _record_invocation(out, job, len(todo))
         if done:
             log.info("Resuming %s: %d units done, %d to go.", out, len(done), len(todo))
         specs.append((job.flows, job.cfg, digest, out))
@@ -480,6 +484,35 @@ def _finalise(
         "command": command or " ".join(sys.argv),
         **_environment(),
         "wall_time_s": round(wall, 1),
+        "invocations": _read_invocations(out),
     }
     _atomic_write(out / "run_info.json", json.dumps(info, indent=2))
     return metrics
+
+
+def _record_invocation(out: Path, job: Job, units: int) -> None:
+    """Append this command's line to ``invocations.jsonl`` (a resumed run keeps every line)."""
+    from datetime import UTC, datetime
+
+    entry = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": job.command or " ".join(sys.argv),
+        "units_to_compute": units,
+        "device": job.cfg.train.device,
+        **_environment(),
+    }
+    with open(out / "invocations.jsonl", "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def _read_invocations(out: Path) -> list[dict]:
+    path = out / "invocations.jsonl"
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by a crash: provenance only, keep the rest
+            log.warning("Skipping an unreadable line of %s.", path)
+    return entries
