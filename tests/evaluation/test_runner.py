@@ -111,6 +111,7 @@ def test_cuda_without_gpu_fails_before_work(flows, tmp_path):
     with pytest.raises(ConfigError, match="no CUDA device"):
         run_loso(flows, cuda, tmp_path / "cuda")
     assert not (tmp_path / "cuda" / "units").exists()
+    assert not (tmp_path / "cuda" / "invocations.jsonl").exists()  # nothing was computed
 
 
 def test_test_subject_never_influences_its_own_fold(flows, tmp_path):

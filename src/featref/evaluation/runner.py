@@ -375,8 +375,6 @@ def run_jobs(
                 )
         _atomic_write(cfg_file, json.dumps(conf, indent=2))
         todo, done = pending_units(job.flows, job.cfg, out)
-        if todo:  # provenance: which command and machine computed which units
-            _record_invocation(out, job, len(todo))
         if done:
             log.info("Resuming %s: %d units done, %d to go.", out, len(done), len(todo))
         specs.append((job.flows, job.cfg, digest, out))
@@ -388,6 +386,10 @@ def run_jobs(
 
         for job in jobs:
             check_device(job.cfg.train.device)
+    for j, job in enumerate(jobs):  # provenance: which command and machine computed which units
+        todo_j = sum(task.job == j for task in tasks)
+        if todo_j:
+            _record_invocation(Path(job.out_dir), job, todo_j)
     t0 = time.perf_counter()
     threads = jobs[0].cfg.train.threads if jobs else 1
     pooled: list[tuple[list[str], list[str]]] = [
