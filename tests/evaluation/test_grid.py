@@ -83,7 +83,7 @@ def test_grid_cli_runs_all_units_in_one_call_and_writes_the_tables(
     for name in ("fr", "fr_uv"):
         assert (out / name / "predictions.csv").is_file()
         assert (out / name / "metrics.json").is_file()
-    for f in ("results.csv", "results.md", "comparison.json", "grid.json"):
+    for f in ("results.csv", "results.md", "comparison.json", "comparison.png", "grid.json"):
         assert (out / f).is_file()
     rows = {r["config"]: r for r in _read_csv(out / "results.csv")}
     assert list(rows) == ["fr", "fr_uv"]

@@ -118,3 +118,29 @@ def test_comparison_plot():
         "UAR (mean ± std over seeds)",
     ]
     assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["fr", "di"]
+
+
+def test_paired_differences_plot_marks_intervals_that_exclude_zero():
+    def rec(mean, low, high):
+        boot = {"low": low, "high": high, "confidence": 0.95}
+        return {
+            "per_seed": {"0": mean - 0.01, "1": mean + 0.01},
+            "mean_difference": mean,
+            "bootstrap": boot,
+        }
+
+    comparisons = {
+        "a": {"uf1": rec(0.0, -0.01, 0.01), "uar": rec(0.0, -0.01, 0.01)},
+        "b": {"uf1": rec(-0.03, -0.05, -0.01), "uar": rec(-0.02, -0.04, 0.001)},
+        "c": {"error": "other samples"},  # not comparable: left out
+    }
+    fig = plots.plot_paired_differences("ref", comparisons)
+    ax_uf1, ax_uar = fig.axes[:2]
+    assert [t.get_text() for t in ax_uf1.get_yticklabels()] == ["a", "b"]
+    assert ax_uf1.get_xlabel() == "UF1(config) − UF1(ref)"
+    assert "95%" in fig.get_suptitle()
+    # interval bars: blue when they include zero, vermillion when they exclude it
+    bars = [ln for ln in ax_uf1.lines if len(ln.get_xdata()) == 2 and ln.get_linewidth() == 2.2]
+    assert [ln.get_color() for ln in bars] == [plots.OKABE_ITO[0], plots.OKABE_ITO[3]]
+    bars = [ln for ln in ax_uar.lines if len(ln.get_xdata()) == 2 and ln.get_linewidth() == 2.2]
+    assert [ln.get_color() for ln in bars] == [plots.OKABE_ITO[0], plots.OKABE_ITO[0]]

@@ -15,6 +15,7 @@ Output folder::
     DIR/results.csv        one row per configuration: scores and comparison with the reference
     DIR/results.md         the same as two Markdown tables (scores; paired comparison)
     DIR/comparison.json    the comparison in full (per-seed differences, sign test, bootstrap)
+    DIR/comparison.png     the comparison as a forest plot (differences, intervals, per seed)
 
 Grid file format (``--grid FILE`` or a shipped grid in ``featref/configs/grids``)::
 
@@ -455,6 +456,11 @@ def summarise_grid(
         json.dumps({"reference": reference, "comparisons": comparisons}, indent=2)
     )
     write_grid_tables(result)
+    if any("error" not in c for c in comparisons.values()):
+        from featref.reports.plots import plot_paired_differences, save_figure
+
+        fig = plot_paired_differences(reference, comparisons)
+        save_figure(fig, out, "comparison", formats=("png",))
     return result
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "plot_embedding",
     "plot_feature_embeddings",
     "plot_learning_curves",
+    "plot_paired_differences",
     "plot_subject_accuracy",
     "save_figure",
 ]
@@ -511,5 +512,52 @@ def plot_comparison(
         ax.set_axisbelow(True)
     axes[1].legend(
         title="run", fontsize=8, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0)
+    )
+    return fig
+
+
+def plot_paired_differences(reference: str, comparisons: dict[str, dict]) -> Figure:
+    """Forest plot of a grid's paired comparison: each configuration minus the reference.
+
+    One row per configuration (in the given order, top to bottom) and one panel per metric:
+    the bar is the subject-bootstrap interval, the large marker the mean difference over seeds,
+    the small dots the per-seed differences; the vertical line is "no difference".
+
+    Args:
+        reference: Name of the reference configuration (for the axis label).
+        comparisons: ``comparison.json``'s ``"comparisons"``: name -> {"uf1"|"uar": record};
+            entries holding an ``"error"`` instead (not comparable) are left out.
+
+    Returns:
+        The figure.
+    """
+    names = [n for n, c in comparisons.items() if "error" not in c]
+    fig = Figure(figsize=(9.0, 1.2 + 0.42 * max(len(names), 1)))
+    fig.set_layout_engine("constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2, sharey=True)
+    y = np.arange(len(names))[::-1]
+    for ax, key in zip(axes, ("uf1", "uar")):
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        for yi, name in zip(y, names):
+            rec = comparisons[name][key]
+            boot = rec["bootstrap"]
+            excludes_zero = boot["low"] > 0 or boot["high"] < 0
+            colour = OKABE_ITO[3] if excludes_zero else OKABE_ITO[0]
+            ax.plot([boot["low"], boot["high"]], [yi, yi], color=colour, linewidth=2.2)
+            ax.plot(rec["mean_difference"], yi, "o", color=colour, markersize=7, zorder=3)
+            seeds = list(rec["per_seed"].values())
+            ax.plot(seeds, [yi] * len(seeds), "|", color="black", markersize=9, alpha=0.7)
+        ax.set_xlabel(f"{key.upper()}(config) − {key.upper()}({reference})")
+        ax.set_title(f"Δ{key.upper()}", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_axisbelow(True)
+    axes[0].set_yticks(y, labels=names, fontsize=8)
+    axes[0].set_ylim(-0.7, len(names) - 0.3)
+    confidence = comparisons[names[0]]["uf1"]["bootstrap"]["confidence"] if names else 0.95
+    fig.suptitle(
+        f"dot: mean over seeds   |: each seed   bar: {confidence:.0%} subject-bootstrap interval "
+        "(vermillion where it excludes 0)",
+        fontsize=8,
     )
     return fig
