@@ -15,8 +15,13 @@ every configuration against the reference: per-seed differences, a sign test ove
 bootstrap interval over subjects. Rerun the same command to resume: only missing units are
 computed (adding a seed or a configuration computes only the new ones).
 
-Outputs in --output-dir: results.md and results.csv (the table), comparison.json, grid.json, and
-one ordinary run folder per configuration (<config name>/).
+Outputs in --output-dir: results.md and results.csv (the table), comparison.json and
+comparison.png (the paired differences as a forest plot), grid.json, and one ordinary run folder
+per configuration (<config name>/).
+
+On one GPU: --device cuda with many --workers (e.g. 14 on 16 cores), after starting NVIDIA MPS
+(nvidia-cuda-mps-control -d) so that the workers' small kernels run concurrently
+(docs/experiments.md).
 
 Examples:
   featref grid --grid megc2019_ablations --data-dir ../shared/data/megc2019 --output-dir runs/abl
