@@ -28,6 +28,7 @@ Example (the authors' STSTNet weights from their GitHub release):
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     from featref.cli import HelpFormatter
+    from featref.config import DATA_SOURCES
     from featref.evaluation.fold_weights import INPUT_ENCODINGS
 
     p = sub.add_parser(
@@ -54,7 +55,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument(
         "--data",
-        choices=("megc2019", "prepared", "synthetic"),
+        choices=DATA_SOURCES,
         default="megc2019",
         help="data source",
     )
