@@ -4,8 +4,9 @@ Each subcommand lives in its own module of this package, exposing ``register(sub
 common)``; only this package touches ``sys.argv``, prints and chooses exit codes. Parsing imports
 no heavy library (torch, OpenCV): a subcommand imports what it needs when it runs.
 
-Exit codes: 0 success, 2 usage error (argparse), 1 any :class:`~featref.errors.MerError` (one
-message, no traceback unless ``--debug``).
+Exit codes: 0 success, 2 usage error (argparse), 1 any error: a
+:class:`~featref.errors.MerError`, an ``OSError`` or anything unexpected becomes one message
+without a traceback (``--debug`` adds it); 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import traceback
 from featref import __version__
 from featref.errors import MerError
 
-__all__ = ["main"]
+__all__ = ["main", "user_message"]
 
 #: Subcommand modules of this package, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -85,14 +86,41 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except MerError as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"featref {args.command}: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(
             f"featref {args.command}: interrupted; rerun the same command to resume.",
             file=sys.stderr,
         )
         return 130
+    except Exception as exc:  # noqa: BLE001 -- no traceback reaches a user without --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"featref {args.command}: error: {user_message(exc)}", file=sys.stderr)
+        return 1
+
+
+def user_message(exc: BaseException) -> str:
+    """The one-line (or one-block) message a user sees for ``exc``, without a traceback.
+
+    A :class:`~featref.errors.MerError` is already written for users; an ``OSError`` (a file
+    that cannot be read or written, a full disk) names the file and the system's reason; any
+    other exception is a featref bug: its type and text, and how to get the traceback.
+    """
+    if isinstance(exc, MerError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        reason = exc.strerror or str(exc)
+        return (
+            f"cannot access{where}: {reason}. Check that the path exists, is readable (and "
+            "writable for outputs) and that the disk is not full; --debug shows the traceback."
+        )
+    if isinstance(exc, MemoryError):
+        return (
+            "out of memory. Use fewer --workers, a smaller --batch-size, or a machine with more "
+            "memory; --debug shows the traceback."
+        )
+    return (
+        f"unexpected {type(exc).__name__}: {exc}. This is a featref bug, not your input: rerun "
+        "with --debug and report the traceback."
+    )
