@@ -39,7 +39,7 @@ class DataConfig:
 
     source: str = "synthetic"  # synthetic (embedded default) | megc2019 (published flow) | prepared
     data_dir: str | None = None  # root of the data; None -> $FEATREF_DATA_DIR, see datasets.base
-    channels: tuple[str, ...] = ("u", "v", "strain")  # [paper] u, v (+ optional strain)
+    channels: tuple[str, ...] = ("u", "v", "strain")  # u, v [paper]; strain [inferred] (STSTNet)
     databases: tuple[str, ...] = ()  # restrict the composite to these databases; () = all
 
     def __post_init__(self) -> None:
