@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import inspect
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,14 @@ from torch import nn
 
 from featref.errors import ConfigError
 
-__all__ = ["ModelCard", "create_model", "get_model_card", "list_models", "register_model"]
+__all__ = [
+    "ModelCard",
+    "create_model",
+    "get_model_card",
+    "list_models",
+    "model_parameters",
+    "register_model",
+]
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,33 @@ def get_model_card(name: str) -> ModelCard:
     """The :class:`ModelCard` of a registered model."""
     _check_name(name)
     return _CARDS[name]
+
+
+#: Arguments ``create_model`` itself passes; not a model's own keyword arguments.
+_BUILD_ARGS = ("self", "num_classes", "in_channels")
+
+
+def model_parameters(name: str) -> dict[str, tuple[object, object]]:
+    """A registered model's own keyword arguments: ``name -> (type annotation, default)``.
+
+    Read from the factory's signature; a factory that forwards ``**kwargs`` is read through the
+    class it returns (its return annotation), i.e. the model class's ``__init__``. The config
+    validates ``[model.kwargs]`` against this, so a new argument is covered without extra code.
+    """
+    _check_name(name)
+    target = _FACTORIES[name]
+    params = inspect.signature(target).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        cls = typing.get_type_hints(target).get("return")
+        if isinstance(cls, type):
+            target = cls.__init__
+            params = inspect.signature(target).parameters
+    hints = typing.get_type_hints(target)
+    return {
+        n: (hints.get(n, typing.Any), p.default)
+        for n, p in params.items()
+        if n not in _BUILD_ARGS and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
 
 
 def create_model(
