@@ -16,14 +16,13 @@ import csv
 import io
 import logging
 import os
-import re
 import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
-from featref.datasets.base import ManualDataset, Sample, natural_key
+from featref.datasets.base import FRAME_SUFFIXES, ManualDataset, Sample, frame_number, natural_key
 from featref.errors import AnnotationError, DataQualityWarning, DatasetNotFoundError
 
 __all__ = [
@@ -39,20 +38,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: File suffixes (lower-case) counted as frames.
-FRAME_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp")
 #: Fields a correction may change.
 CORRECTABLE_FIELDS: tuple[str, ...] = ("onset", "apex", "offset", "emotion", "action_units")
 _CORRECTION_COLUMNS = ("subject", "clip", "field", "old", "new", "reason", "source")
-
-
-def frame_number(path: str | os.PathLike) -> int | None:
-    """The frame number of a frame file: the last run of digits in its stem.
-
-    Examples: ``img46.jpg`` -> 46, ``reg_img46.jpg`` -> 46, ``006_05562.jpg`` -> 5562.
-    """
-    digits = re.findall(r"\d+", Path(path).stem)
-    return int(digits[-1]) if digits else None
 
 
 def cell_text(value: Any) -> str:

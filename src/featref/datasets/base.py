@@ -16,9 +16,30 @@ from typing import ClassVar
 
 from featref.errors import DatasetNotFoundError
 
-__all__ = ["DatasetInfo", "ManualDataset", "Sample", "natural_key", "resolve_root"]
+__all__ = [
+    "FRAME_SUFFIXES",
+    "DatasetInfo",
+    "ManualDataset",
+    "Sample",
+    "frame_number",
+    "natural_key",
+    "resolve_root",
+]
 
 DATA_DIR_ENV = "FEATREF_DATA_DIR"
+
+#: File suffixes (lower-case) counted as frames: the one list readers, ``prepare`` and
+#: ``predict`` share.
+FRAME_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+
+
+def frame_number(path: str | os.PathLike) -> int | None:
+    """The frame number of a frame file: the last run of digits in its stem.
+
+    Examples: ``img46.jpg`` -> 46, ``reg_img46.jpg`` -> 46, ``006_05562.jpg`` -> 5562.
+    """
+    digits = re.findall(r"\d+", Path(path).stem)
+    return int(digits[-1]) if digits else None
 
 
 @dataclass(frozen=True)
@@ -144,9 +165,7 @@ class ManualDataset:
         """The frame files of ``sample``, sorted naturally by frame number."""
         if sample.frame_dir is None:
             raise DatasetNotFoundError(f"{sample.sample_id} has no frame folder.")
-        files = [
-            p for p in sample.frame_dir.iterdir() if p.suffix.lower() in (".jpg", ".png", ".bmp")
-        ]
+        files = [p for p in sample.frame_dir.iterdir() if p.suffix.lower() in FRAME_SUFFIXES]
         return sorted(files, key=natural_key)
 
     def info(self) -> DatasetInfo:
