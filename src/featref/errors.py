@@ -12,9 +12,11 @@ __all__ = [
     "AnnotationMismatchError",
     "CacheError",
     "CheckpointError",
+    "ClipError",
     "ConfigError",
     "DataQualityWarning",
     "DatasetNotFoundError",
+    "FaceNotFoundError",
     "MerError",
     "UndefinedMetricWarning",
 ]
@@ -46,6 +48,14 @@ class CacheError(MerError, RuntimeError):
 
 class CheckpointError(MerError, ValueError):
     """A model checkpoint file is missing, corrupt, foreign or of an unsupported format."""
+
+
+class FaceNotFoundError(MerError, LookupError):
+    """No face (or no usable landmarks) was found in a frame."""
+
+
+class ClipError(MerError, ValueError):
+    """A clip is missing, unreadable, empty, or its onset/apex frames are not in it."""
 
 
 class DataQualityWarning(UserWarning):

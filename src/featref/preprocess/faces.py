@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from featref.errors import ConfigError, MerError
+from featref.errors import ConfigError, FaceNotFoundError
 
 __all__ = [
     "BACKEND_PACKAGES",
@@ -52,10 +52,6 @@ BACKEND_PACKAGES: dict[str, str] = {
     ),
     "dlib": "dlib-bin face-recognition-models",
 }
-
-
-class FaceNotFoundError(MerError, LookupError):
-    """No face (or no usable landmarks) was found in a frame."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,7 +266,7 @@ FACE_BACKENDS: dict[str, Callable[[], FaceDetector]] = {
     "haar": HaarDetector,
     "mediapipe": MediaPipeDetector,
     "dlib": DlibDetector,
-}
+}  # keys: featref.preprocess.config.FACE_BACKEND_NAMES (a test keeps them equal)
 
 _MODULES = {"haar": ("cv2",), "mediapipe": ("mediapipe",), "dlib": ("dlib",)}
 
