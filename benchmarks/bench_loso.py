@@ -55,7 +55,7 @@ def straightforward_fold(flows, fold, cfg: ExperimentConfig, seed: int) -> np.nd
     )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.train.epochs * len(loader))
     weight = class_weights(y, 3)
-    lam = float(getattr(model, "proposal_weight", 0.0))
+    lam = cfg.train.proposal_weight
     model.train()
     for _ in range(cfg.train.epochs):
         for xb, yb in loader:

@@ -21,9 +21,11 @@ __all__ = [
     "CHANNELS",
     "DataConfig",
     "ExperimentConfig",
+    "HASH_OMIT_AT_DEFAULT",
     "ModelConfig",
     "SelectConfig",
     "TrainConfig",
+    "hashed_config",
     "load_config",
     "resolved_config",
 ]
@@ -76,6 +78,7 @@ class TrainConfig:
     threads: int = 1  # torch/OpenCV threads; 1 is fastest on a busy 2-core machine
     device: str = "cpu"  # cpu | cuda
     class_weighting: bool = True  # [inferred] inverse-frequency CE weights from training labels
+    proposal_weight: float = 1.0  # [inferred] lambda of FR's proposal loss (models with proposals)
 
     def __post_init__(self) -> None:
         checks = {
@@ -85,13 +88,14 @@ class TrainConfig:
             "weight_decay": self.weight_decay >= 0,
             "threads": self.threads >= 1,
             "seeds": len(self.seeds) >= 1,
+            "proposal_weight": self.proposal_weight >= 0,
         }
         for key, ok in checks.items():
             if not ok:
                 raise ConfigError(
                     f"`{key}` in [train] is out of range. Got {getattr(self, key)!r}; "
                     "epochs, batch_size, threads and seeds need at least 1, lr > 0, "
-                    "weight_decay >= 0."
+                    "weight_decay >= 0, proposal_weight >= 0."
                 )
         if self.lr_schedule not in ("cosine", "constant"):
             raise ConfigError(
@@ -110,6 +114,7 @@ SELECTABLE_TRAIN: tuple[str, ...] = (
     "weight_decay",
     "lr_schedule",
     "class_weighting",
+    "proposal_weight",
 )
 
 
@@ -137,7 +142,7 @@ class SelectConfig:
             if key not in SELECTABLE_TRAIN and not (key.startswith("model.") and len(key) > 6):
                 raise ConfigError(
                     f"Unknown key {key!r} in [select.grid]. Valid keys: {valid}; e.g. "
-                    "lr = [1e-3, 3e-3] or model.proposal_weight = [0.5, 1.0]."
+                    "lr = [1e-3, 3e-3] or proposal_weight = [0.5, 1.0]."
                 )
             if not isinstance(values, list | tuple) or len(values) == 0:
                 raise ConfigError(
@@ -166,6 +171,15 @@ class ExperimentConfig:
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "select": SelectConfig}
 _MERGED_TABLES = {"model": "kwargs", "select": "grid"}  # flags update these tables key by key
+
+
+#: The config hash rule: a field added to a config dataclass after v0.1.0 is left out of the run
+#: folder's config hash while it holds the default given here (its dataclass default), so run
+#: folders made before the field existed still resume; any other value enters the hash. Section ->
+#: field -> default. Add every new field here (tests check the defaults match the dataclasses).
+HASH_OMIT_AT_DEFAULT: dict[str, dict[str, Any]] = {
+    "train": {"proposal_weight": 1.0},
+}
 
 
 def _build(cls: type, section: str, values: Mapping[str, Any]) -> Any:
@@ -237,4 +251,19 @@ def resolved_config(cfg: ExperimentConfig) -> dict[str, Any]:
         out["select"]["grid"] = {k: list(v) for k, v in cfg.select.grid.items()}
     else:  # no selection: leave it out, so plain runs keep their config hash
         del out["select"]
+    return out
+
+
+def hashed_config(cfg: ExperimentConfig) -> dict[str, Any]:
+    """:func:`resolved_config` less the fields :data:`HASH_OMIT_AT_DEFAULT` omits at default.
+
+    This is what a run folder's config hash covers (with the data); ``config.json`` keeps the full
+    :func:`resolved_config`.
+    """
+    out = resolved_config(cfg)
+    for section, fields in HASH_OMIT_AT_DEFAULT.items():
+        values = out.get(section, {})
+        for name, default in fields.items():
+            if name in values and values[name] == default:
+                del values[name]
     return out

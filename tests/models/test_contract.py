@@ -20,6 +20,7 @@ from featref.models import (
     list_models,
     register_model,
 )
+from featref.models.base import MerModel
 from featref.training.loop import predict, train_one_fold
 from featref.training.losses import model_loss
 
@@ -65,13 +66,28 @@ def test_forward_shape_and_finite(name: str, num_classes: int) -> None:
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_declared_interface(name: str) -> None:
+    card = get_model_card(name)
+    model = create_model(name, num_classes=card.num_classes).eval()
+    assert isinstance(model, MerModel)
+    x = _inputs(card, batch=3)
+    with torch.no_grad():
+        whole = _logits(model(x))
+        split = _logits(model.forward_head(model.forward_features(x)))
+        extra = model.extra_outputs(x)
+    assert torch.equal(whole, split)
+    assert set(extra) <= {"attention", "shared", "refined"}
+    assert all(v.ndim == 2 and v.shape[0] == 3 for v in extra.values())
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_every_parameter_gets_a_gradient(name: str) -> None:
     card = get_model_card(name)
     model = create_model(name, num_classes=card.num_classes).train()
     x = _inputs(card, batch=4)
     y = torch.tensor([0, 1, 2, 0]) % card.num_classes
-    # FR's proposal heads learn only through the proposal loss, weighted by the model's lambda.
-    loss = model_loss(model(x), y, proposal_weight=getattr(model, "proposal_weight", 0.0))
+    # FR's proposal heads learn only through the proposal loss ([train] proposal_weight > 0).
+    loss = model_loss(model(x), y, proposal_weight=1.0)
     loss.backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing, f"{name}: no gradient for {missing}"

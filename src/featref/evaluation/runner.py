@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from featref import __version__
-from featref.config import ExperimentConfig, resolved_config
+from featref.config import ExperimentConfig, hashed_config, resolved_config
 from featref.datasets.flowset import FlowSet
 from featref.errors import CacheError, ConfigError
 from featref.evaluation.predictions import (
@@ -81,7 +81,7 @@ def config_hash(cfg: ExperimentConfig, flows: FlowSet) -> str:
     The data enter by content, not by folder: a run stays valid when the data move (another
     machine, another mount point), and becomes invalid when their content changes.
     """
-    conf = resolved_config(cfg)
+    conf = hashed_config(cfg)
     for key in ("seeds", "threads"):
         conf["train"].pop(key, None)
     conf["data"]["data_dir"] = None  # None, not removed: keeps the hashes of earlier runs

@@ -14,12 +14,13 @@ import torch
 from torch import nn
 
 from featref.models._registry import ModelCard, register_model
+from featref.models.base import MerModel, global_pool
 from featref.models.layers import InceptionStream
 
 __all__ = ["DualInception", "dual_inception"]
 
 
-class DualInception(nn.Module):
+class DualInception(MerModel):
     """Inception streams per flow component -> FC ``hidden`` -> classes.
 
     Args:
@@ -66,6 +67,10 @@ class DualInception(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+    def extra_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"shared": globally pooled features (B, D)}`` (for the reports' feature plots)."""
+        return {"shared": global_pool(self.forward_features(x))}
 
 
 @register_model(

@@ -15,7 +15,8 @@ Inferred (the paper leaves it open; every item is a keyword argument, defaults i
 the branch architecture (a fully connected layer from the flattened shared map to
 ``branch_width``, optionally after a 1x1 reduction to ``branch_channels``), the attention factor
 as a sigmoid gate on each branch's feature, the fusion operator (``"concat"`` by default),
-dropout, and lambda (``proposal_weight``, default 1.0).
+and dropout. lambda, the proposal loss weight, is a training setting: ``[train] proposal_weight``
+(default 1.0, read by :func:`featref.training.losses.model_loss`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from featref.models._registry import ModelCard, register_model
+from featref.models.base import MerModel, global_pool
 from featref.models.layers import InceptionStream
 
 __all__ = ["FUSIONS", "FeatRef", "FeatRefOutput", "featref"]
@@ -61,7 +63,7 @@ class ExpressionBranch(nn.Module):
         return self.fc(self.reduce(shared).flatten(1))
 
 
-class FeatRef(nn.Module):
+class FeatRef(MerModel):
     """The FR network: shared inception features, expression proposal module, fusion classifier.
 
     Args:
@@ -77,7 +79,6 @@ class FeatRef(nn.Module):
         attention: Use the learned attention factors (off: every factor is 1). [paper]
         proposal: Use the expression proposal module; off gives the "shared features only"
             ablation, a plain head of the same width on the shared features.
-        proposal_weight: lambda, weight of the proposal loss; 0 switches the loss off. [inferred]
         dropout: Dropout before the classifier. [inferred]
     """
 
@@ -93,19 +94,15 @@ class FeatRef(nn.Module):
         fusion: str = "concat",
         attention: bool = True,
         proposal: bool = True,
-        proposal_weight: float = 1.0,
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}. Got {fusion!r}.")
-        if proposal_weight < 0:
-            raise ValueError(f"proposal_weight must be >= 0. Got {proposal_weight}.")
         self.num_classes = num_classes
         self.fusion = fusion
         self.attention = attention
         self.proposal = proposal
-        self.proposal_weight = proposal_weight if proposal else 0.0
         self.streams = nn.ModuleList(
             InceptionStream(1, tuple(stream_filters)) for _ in range(in_channels)
         )
@@ -171,6 +168,19 @@ class FeatRef(nn.Module):
     def forward(self, x: torch.Tensor) -> FeatRefOutput:
         # (B, S, H, W) -> shared (B, S*64, H/4, W/4) -> logits (B, K)
         return self.forward_head(self.forward_features(x))
+
+    def extra_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Attention factors (B, K), pooled shared features (B, D), refined features (B, K * W).
+
+        ``refined`` is (B, 0) without the proposal module; ``attention`` is then all ones.
+        """
+        shared = self.forward_features(x)
+        attention = self.forward_head(shared).attention
+        if self.proposal:
+            refined = self.refine(shared)[0].flatten(1)
+        else:
+            refined = shared.new_zeros(shared.shape[0], 0)
+        return {"attention": attention, "shared": global_pool(shared), "refined": refined}
 
 
 _PAPER = "Zhou et al., Pattern Recognition 2022, doi:10.1016/j.patcog.2021.108275, arXiv:2101.04838"

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from featref.models._registry import ModelCard, register_model
+from featref.models.base import MerModel, global_pool
 
 __all__ = ["ApexStream", "OffApexNet", "off_apexnet"]
 
@@ -52,7 +53,7 @@ class ApexStream(nn.Module):
         return self.pool(self.relu(self.conv2(x)))  # -> (B, 16, 7, 7)
 
 
-class OffApexNet(nn.Module):
+class OffApexNet(MerModel):
     """One CNN stream per flow component -> concatenation -> FC -> FC -> classes.
 
     Args:
@@ -101,6 +102,10 @@ class OffApexNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+    def extra_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"shared": globally pooled features (B, D)}`` (for the reports' feature plots)."""
+        return {"shared": global_pool(self.forward_features(x))}
 
 
 @register_model(

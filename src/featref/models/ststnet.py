@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from featref.models._registry import ModelCard, register_model
+from featref.models.base import MerModel, global_pool
 
 __all__ = ["STSTNet", "ststnet"]
 
@@ -54,7 +55,7 @@ def _pooled_side(side: int) -> int:
     return side // 2  # 2x2 average pool
 
 
-class STSTNet(nn.Module):
+class STSTNet(MerModel):
     """Three shallow convolution streams of different widths on a (u, v, strain) image.
 
     Attribute names follow the authors' release (``conv1``-``conv3``, ``bn1``-``bn3``, ``fc``)
@@ -109,6 +110,10 @@ class STSTNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+    def extra_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"shared": globally pooled features (B, D)}`` (for the reports' feature plots)."""
+        return {"shared": global_pool(self.forward_features(x))}
 
 
 @register_model(

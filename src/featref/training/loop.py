@@ -22,9 +22,17 @@ from torch import nn
 
 from featref.config import TrainConfig
 from featref.errors import ConfigError
-from featref.training.losses import class_weights, model_loss
+from featref.models.base import MerModel
+from featref.training.losses import class_weights, model_loss, output_logits
 
-__all__ = ["check_device", "fold_seed", "predict", "set_threads", "train_one_fold"]
+__all__ = [
+    "EXTRA_OUTPUTS",
+    "check_device",
+    "fold_seed",
+    "predict",
+    "set_threads",
+    "train_one_fold",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +78,9 @@ def train_one_fold(
         model: A freshly built model (its initialisation is the caller's, seeded).
         x: Training inputs (N, C, H, W), float32, on ``cfg.device``.
         y: Training class indices (N,).
-        cfg: The recipe: epochs, batch size, AdamW lr and weight decay, cosine or constant LR.
+        cfg: The recipe: epochs, batch size, AdamW lr and weight decay, cosine or constant LR,
+            class weighting and the proposal loss weight (lambda; used when the model's output
+            carries proposal logits).
         seed: Seeds the batch order and dropout (use :func:`fold_seed`).
         num_classes: Number of classes (for the class weights).
         on_epoch: Called after each epoch with ``{"epoch", "lr", "loss", "accuracy", "time_s"}``
@@ -85,7 +95,6 @@ def train_one_fold(
     model = model.to(memory_format=torch.channels_last)
     x = x.contiguous(memory_format=torch.channels_last)
     weight = class_weights(y, num_classes).to(x.device) if cfg.class_weighting else None
-    proposal_weight = float(getattr(model, "proposal_weight", 0.0))
     # fused AdamW: one kernel for all parameters (the optimiser step is a large share of a step)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True
@@ -110,12 +119,12 @@ def train_one_fold(
             # step over one mini-batch
             idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
             out = model(x[idx])
-            loss = model_loss(out, y[idx], class_weight=weight, proposal_weight=proposal_weight)
+            loss = model_loss(out, y[idx], class_weight=weight, proposal_weight=cfg.proposal_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
-            logits = out.logits if hasattr(out, "logits") else out
+            logits = output_logits(out)
             loss_sum += loss.detach() * len(idx)
             correct += (logits.detach().argmax(1) == y[idx]).sum()
         # log (training batches only: there is no test data here)
@@ -132,40 +141,27 @@ def train_one_fold(
     return model.eval()
 
 
+#: The extra outputs a unit record keeps (empty (N, 0) arrays for a model without them).
+EXTRA_OUTPUTS: tuple[str, ...] = ("attention", "shared", "refined")
+
+
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """Run a trained model on ``x``.
+def predict(model: MerModel, x: torch.Tensor, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Run a trained model on ``x`` through its declared interface.
+
+    Calls ``model(x)`` for the class probabilities and ``model.extra_outputs(x)`` for the rest.
 
     Returns:
         ``{"probs": (N, K), "attention": (N, K) or (N, 0), "shared": (N, D), "refined": (N, E)}``;
-        ``shared`` is the globally average-pooled expression-shared feature and ``refined`` the
-        concatenated expression-specific features (empty for models without them).
+        for FR ``shared`` is the globally average-pooled expression-shared feature and ``refined``
+        the concatenated expression-specific features; (N, 0) where the model has no such output.
     """
     model.eval()
-    parts: dict[str, list[torch.Tensor]] = {
-        "probs": [],
-        "attention": [],
-        "shared": [],
-        "refined": [],
-    }
+    parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("probs", *EXTRA_OUTPUTS)}
     for i in range(0, len(x), batch_size):
         xb = x[i : i + batch_size].contiguous(memory_format=torch.channels_last)
-        b = len(xb)
-        if hasattr(model, "forward_features"):
-            shared = model.forward_features(xb)
-            out = model.forward_head(shared)
-            # global average pool of a feature map; vectors (flattened streams) as they are
-            parts["shared"].append(shared.flatten(2).mean(2) if shared.ndim == 4 else shared)
-        else:
-            out = model(xb)
-            parts["shared"].append(xb.new_zeros(b, 0))
-        logits = out.logits if hasattr(out, "logits") else out
-        parts["probs"].append(torch.softmax(logits, -1))
-        parts["attention"].append(
-            out.attention if hasattr(out, "attention") else xb.new_zeros(b, 0)
-        )
-        if hasattr(model, "refine") and getattr(model, "proposal", False):
-            parts["refined"].append(model.refine(shared)[0].flatten(1))
-        else:
-            parts["refined"].append(xb.new_zeros(b, 0))
+        parts["probs"].append(torch.softmax(output_logits(model(xb)), -1))
+        extra = model.extra_outputs(xb)
+        for key in EXTRA_OUTPUTS:
+            parts[key].append(extra[key] if key in extra else xb.new_zeros(len(xb), 0))
     return {k: torch.cat(v).float().cpu().numpy() for k, v in parts.items()}

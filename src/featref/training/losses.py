@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from featref.models.featref import FeatRefOutput
 
-__all__ = ["class_weights", "model_loss"]
+__all__ = ["class_weights", "model_loss", "output_logits"]
 
 
 def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -15,6 +15,11 @@ def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     counts = torch.bincount(labels, minlength=num_classes).float()
     weights = labels.numel() / (num_classes * counts.clamp_min(1))
     return torch.where(counts > 0, weights, torch.ones_like(weights))
+
+
+def output_logits(output: torch.Tensor | FeatRefOutput) -> torch.Tensor:
+    """The class logits (B, K) of a model's output: the tensor itself, or a typed result's."""
+    return output.logits if isinstance(output, FeatRefOutput) else output
 
 
 def model_loss(
@@ -31,7 +36,8 @@ def model_loss(
             binary cross-entropy (one binary problem per expression branch).
         target: Class indices (B,).
         class_weight: Optional per-class weights (K,) for the cross-entropy.
-        proposal_weight: lambda; 0 (or an output without proposal logits) drops the term.
+        proposal_weight: lambda (``[train] proposal_weight``); 0, or an output without proposal
+            logits, drops the term.
     """
     if isinstance(output, FeatRefOutput):
         logits, proposal = output.logits, output.proposal_logits
