@@ -9,11 +9,15 @@ MEGC2019 protocol, ``[inferred]`` our choice where the paper is silent (document
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from featref.errors import ConfigError
 
@@ -25,6 +29,8 @@ __all__ = [
     "ModelConfig",
     "SelectConfig",
     "TrainConfig",
+    "check_model_kwargs",
+    "check_value",
     "hashed_config",
     "load_config",
     "resolved_config",
@@ -45,6 +51,7 @@ class DataConfig:
     databases: tuple[str, ...] = ()  # restrict the composite to these databases; () = all
 
     def __post_init__(self) -> None:
+        _check_fields(self, "data")
         if self.source not in DATA_SOURCES:
             raise ConfigError(
                 f"`source` in [data] must be one of {list(DATA_SOURCES)}. Got {self.source!r}."
@@ -64,6 +71,10 @@ class ModelConfig:
     name: str = "featref"
     kwargs: Mapping[str, Any] = field(default_factory=dict)  # passed to the model factory
 
+    def __post_init__(self) -> None:
+        _check_fields(self, "model")
+        object.__setattr__(self, "kwargs", check_model_kwargs(self.name, self.kwargs))
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -81,6 +92,7 @@ class TrainConfig:
     proposal_weight: float = 1.0  # [inferred] lambda of FR's proposal loss (models with proposals)
 
     def __post_init__(self) -> None:
+        _check_fields(self, "train")
         checks = {
             "epochs": self.epochs >= 1,
             "batch_size": self.batch_size >= 1,
@@ -131,6 +143,7 @@ class SelectConfig:
     metric: str = "uf1"  # inner score, pooled over inner folds: uf1 | uar
 
     def __post_init__(self) -> None:
+        _check_fields(self, "select")
         flat: dict[str, Any] = {}
         for key, values in dict(self.grid).items():
             if key == "model" and isinstance(values, Mapping):  # TOML dotted keys model.x = [...]
@@ -167,6 +180,10 @@ class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "experiment")
+        _check_grid(self)
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "select": SelectConfig}
@@ -209,6 +226,7 @@ def load_config(
         ConfigError: for a missing file, invalid TOML, an unknown section or key, or a bad value.
     """
     raw: dict[str, dict[str, Any]] = {}
+    file: Path | None = None
     if path is not None:
         file = _find_config(path)
         try:
@@ -226,7 +244,67 @@ def load_config(
             kw.update(values[table] or {})
             values = {**values, table: kw}
         merged[section].update({k: v for k, v in values.items() if v is not None})
-    return ExperimentConfig(**{s: _build(cls, s, merged[s]) for s, cls in _SECTIONS.items()})
+    origins = _origins(raw, overrides or {}, file)
+    try:
+        cfg = ExperimentConfig(**{s: _build(cls, s, merged[s]) for s, cls in _SECTIONS.items()})
+        _check_model_builds(cfg)
+    except ConfigError as exc:
+        raise ConfigError(_with_origin(str(exc), origins, file)) from None
+    return cfg
+
+
+def _origins(
+    raw: Mapping[str, Mapping[str, Any]],
+    overrides: Mapping[str, Mapping[str, Any]],
+    file: Path | None,
+) -> dict[tuple[str, str], str]:
+    """Where each value came from: ``(section, key) -> "in FILE"`` or ``"by a command-line flag"``
+    (tables such as ``[model.kwargs]`` key by key)."""
+    out: dict[tuple[str, str], str] = {}
+    for values, where in ((raw, f"in {file}"), (overrides, "by a command-line flag")):
+        for section, table in values.items():
+            for key, value in (table or {}).items():
+                if value is None:
+                    continue
+                out[(section, key)] = where
+                if key == _MERGED_TABLES.get(section) and isinstance(value, Mapping):
+                    for sub, subvalue in value.items():
+                        out[(f"{section}.{key}", sub)] = where
+                        if isinstance(subvalue, Mapping):  # [select.grid] model.x = [...]
+                            for k in subvalue:
+                                out[(f"{section}.{key}", f"{sub}.{k}")] = where
+    return out
+
+
+def _with_origin(message: str, origins: Mapping[tuple[str, str], str], file: Path | None) -> str:
+    """``message`` plus where the offending value was set, so the user knows what to edit."""
+    m = re.search(r"`([^`]+)` in \[([\w.]+)\]", message) or re.search(
+        r"\[([\w.]+)\] ([\w.]+)", message
+    )
+    if m:
+        key, section = (m[1], m[2]) if message[m.start()] == "`" else (m[2], m[1])
+        where = origins.get((section, key))
+        if where:
+            return f"{message} It was set {where}; fix it there."
+    return f"{message} Config file: {file}." if file is not None else message
+
+
+def _check_model_builds(cfg: ExperimentConfig) -> None:
+    """Build the model once (tiny, on CPU) so that a value the model itself refuses (e.g.
+    ``fusion = "max"``) is a config error now, not a failure in a worker later."""
+    from featref.models import create_model
+
+    kwargs = dict(cfg.model.kwargs)
+    try:
+        create_model(cfg.model.name, num_classes=3, in_channels=len(cfg.data.channels), **kwargs)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise ConfigError(
+            f"Model {cfg.model.name!r} refuses [model.kwargs] {kwargs} with channels "
+            f"{list(cfg.data.channels)}: {exc} Fix the value in [model.kwargs] (or --model-arg); "
+            "`featref list-models` shows each model's arguments."
+        ) from None
 
 
 def _find_config(path: str | Path) -> Path:
@@ -267,3 +345,200 @@ def hashed_config(cfg: ExperimentConfig) -> dict[str, Any]:
             if name in values and values[name] == default:
                 del values[name]
     return out
+
+
+# -- validation: the type and range of every config value, in one place ----------------------
+#
+# Types come from the dataclasses' own field annotations (``dataclasses.fields`` + type hints) and,
+# for ``[model.kwargs]``, from the model's signature (``models.model_parameters``), so a field or
+# keyword argument added later is checked without extra code. Ranges stay in ``__post_init__``.
+
+_BOOL_HELP = "true or false (TOML booleans; on the command line KEY=true or KEY=false)"
+
+
+def _describe(hint: Any) -> str:
+    """What a type annotation asks for, in words a user understands."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return "any value"
+    if hint is bool:
+        return _BOOL_HELP
+    if hint is int:
+        return "an integer (e.g. 12)"
+    if hint is float:
+        return "a number (e.g. 0.001)"
+    if hint is str:
+        return "a string in quotes"
+    if hint is type(None):
+        return "nothing (leave the key out)"
+    if origin is Literal:
+        return f"one of {list(args)}"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args if a is not type(None)) + (
+            " (or left out)" if type(None) in args else ""
+        )
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_plural(args[0])} (e.g. [...])"
+        return f"a list of exactly {len(args)} {_plural(args[0]) if args else 'values'}"
+    if origin is list:
+        return f"a list of {_plural(args[0]) if args else 'values'}"
+    if origin in (dict, Mapping) or hint in (dict, Mapping):
+        return "a table of key = value pairs"
+    return f"a {getattr(hint, '__name__', hint)}"
+
+
+def _plural(hint: Any) -> str:
+    return {int: "integers", float: "numbers", str: "strings", bool: "booleans"}.get(
+        hint, f"values of type {getattr(hint, '__name__', hint)}"
+    )
+
+
+def _kind_of(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a table"
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """``value`` checked against ``hint`` (lists become tuples for tuple fields, ints floats for
+    float fields); raises :class:`_Mismatch` when it does not fit."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if hint is type(None):
+        if value is None:
+            return None
+        raise _Mismatch
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise _Mismatch
+            return float(value)
+        raise _Mismatch
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise _Mismatch
+    if origin is Literal:
+        if any(value == a and type(value) is type(a) for a in args):
+            return value
+        raise _Mismatch
+    if origin in (typing.Union, types.UnionType):
+        for a in args:
+            try:
+                return _coerce(value, a)
+            except _Mismatch:
+                continue
+        raise _Mismatch
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise _Mismatch
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            if args and len(value) != len(args):
+                raise _Mismatch
+            items = tuple(_coerce(v, a) for v, a in zip(value, args)) if args else tuple(value)
+        else:
+            item = args[0] if args else Any
+            items = tuple(_coerce(v, item) for v in value)
+        return items if origin is tuple else list(items)
+    if origin in (dict, Mapping) or hint in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise _Mismatch
+        return dict(value)
+    if isinstance(hint, type):
+        if isinstance(value, hint):
+            return value
+        raise _Mismatch
+    return value  # an annotation we cannot check (e.g. a forward reference): accept
+
+
+def check_value(value: Any, hint: Any, key: str, section: str) -> Any:
+    """``value`` of ``key`` in ``[section]`` checked against the type annotation ``hint``.
+
+    Integers must be integers (not booleans, not strings), booleans TOML ``true``/``false`` only,
+    lists lists, strings strings. Returns the value normalised (lists of tuple fields become
+    tuples, integers of float fields floats).
+
+    Raises:
+        ConfigError: naming the key, the section, what it must be and what was found.
+    """
+    try:
+        return _coerce(value, hint)
+    except _Mismatch:
+        raise ConfigError(
+            f"`{key}` in [{section}] must be {_describe(hint)}. Got {value!r} ({_kind_of(value)})."
+        ) from None
+
+
+def _check_fields(obj: Any, section: str) -> None:
+    """Check (and normalise, on the frozen instance) every field of a config dataclass."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        checked = check_value(value, hints.get(f.name, Any), f.name, section)
+        if checked is not value:
+            object.__setattr__(obj, f.name, checked)
+
+
+def check_model_kwargs(name: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``[model.kwargs]`` checked against model ``name``'s own keyword arguments.
+
+    Raises:
+        ConfigError: for an unknown model (with the closest name), an unknown keyword argument
+            (listing the valid ones with their defaults) or a value of the wrong type.
+    """
+    from featref.models._registry import model_parameters
+
+    try:
+        params = model_parameters(name)
+    except ValueError as exc:  # unknown model: the registry's message names the closest one
+        raise ConfigError(f"`name` in [model]: {exc} See `featref list-models`.") from None
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        valid = ", ".join(f"{k} (default {d!r})" for k, (_, d) in params.items())
+        raise ConfigError(
+            f"Unknown keyword argument(s) {unknown} in [model.kwargs] for model {name!r}. "
+            f"Valid: {valid or 'none'}."
+        )
+    return {k: check_value(v, params[k][0], k, "model.kwargs") for k, v in kwargs.items()}
+
+
+def _check_grid(cfg: ExperimentConfig) -> None:
+    """Every candidate of ``[select.grid]`` has the type of the key it varies."""
+    if not cfg.select.grid:
+        return
+    hints = typing.get_type_hints(TrainConfig)
+    params = None
+    for key, values in cfg.select.grid.items():
+        if key.startswith("model."):
+            if params is None:
+                from featref.models._registry import model_parameters
+
+                params = model_parameters(cfg.model.name)
+            kw = key[len("model.") :]
+            if kw not in params:
+                raise ConfigError(
+                    f"[select.grid] {key}: model {cfg.model.name!r} has no keyword argument "
+                    f"{kw!r}. Valid: {sorted(params)}."
+                )
+            hint = params[kw][0]
+        else:
+            hint = hints.get(key, Any)
+        for v in values:
+            check_value(v, hint, key, "select.grid")

@@ -188,13 +188,24 @@ def parse_model_args(items: list[str]) -> dict:
     return out
 
 
+def _seeds(values: tuple[str, ...]) -> tuple[int, ...]:
+    from featref.errors import ConfigError
+
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise ConfigError(
+            f"--seeds must be comma-separated integers, e.g. 0,1,2. Got {','.join(values)!r}."
+        ) from None
+
+
 def experiment_config(args: argparse.Namespace):
     """Defaults < --config < explicit flags."""
     from featref.cli.grid import select_overrides
     from featref.config import load_config
 
     split = lambda s: tuple(v.strip() for v in s.split(",") if v.strip()) if s else None  # noqa: E731
-    seeds = tuple(int(s) for s in split(args.seeds)) if args.seeds else None
+    seeds = _seeds(split(args.seeds)) if args.seeds else None
     overrides = {
         "data": {
             "source": args.data,
