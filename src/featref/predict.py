@@ -2,7 +2,7 @@
 
 The clip goes through the preprocessing the checkpoint's training data went through
 (:func:`featref.preprocess.clip.clip_flow` with the checkpoint's
-:class:`~featref.preprocess.pipeline.PreprocessConfig`), then through the model
+:class:`~featref.preprocess.config.PreprocessConfig`), then through the model
 (:func:`featref.training.loop.predict`).
 
 Example:
@@ -25,7 +25,7 @@ import numpy as np
 
 from featref.errors import CheckpointError, ConfigError
 from featref.preprocess.clip import ClipFlow, clip_flow
-from featref.preprocess.pipeline import PreprocessConfig
+from featref.preprocess.config import PreprocessConfig
 from featref.training.checkpoint import Checkpoint, load_checkpoint
 
 __all__ = ["ClipPrediction", "Predictor", "preprocess_config"]

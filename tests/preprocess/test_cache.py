@@ -7,9 +7,11 @@ import os
 import numpy as np
 import pytest
 
+from featref import atomic
 from featref.errors import CacheError
 from featref.preprocess import cache
-from featref.preprocess.pipeline import PreprocessConfig, prepare
+from featref.preprocess.config import PreprocessConfig
+from featref.preprocess.pipeline import prepare
 
 
 def _entry(tmp_path, **kw):
@@ -46,7 +48,7 @@ def test_atomic_write_leaves_old_entry_intact_on_failure(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(cache.os, "replace", boom)
+    monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         cache.write_entry(path, sample_id="db/s1/c1", flow=flow * 0, key="k1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.npz"]  # no temporary file left

@@ -12,7 +12,8 @@ from featref.cli import main
 from featref.cli.prepare import _defaults
 from featref.datasets import DATASETS
 from featref.datasets.base import ManualDataset, Sample, natural_key
-from featref.preprocess.pipeline import PreprocessConfig, load_prepared
+from featref.preprocess.cache import load_prepared
+from featref.preprocess.config import PreprocessConfig
 
 from .conftest import make_fake_reader
 

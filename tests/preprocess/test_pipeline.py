@@ -11,7 +11,9 @@ from featref.datasets.flowset import FlowSet
 from featref.errors import CacheError, ConfigError
 from featref.labels import MEGC2019_CLASSES
 from featref.preprocess import pipeline
-from featref.preprocess.pipeline import PreprocessConfig, load_prepared, prepare
+from featref.preprocess.cache import load_prepared
+from featref.preprocess.config import PreprocessConfig
+from featref.preprocess.pipeline import prepare
 
 
 def test_prepare_then_load_gives_a_flowset(fake_reader, tmp_path):

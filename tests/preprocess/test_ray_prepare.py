@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from featref.cli import main
-from featref.preprocess.pipeline import load_prepared
+from featref.preprocess.cache import load_prepared
 
 from .test_cli_prepare import fake_db  # noqa: F401  (fixture: the fake database, registered)
 

@@ -6,7 +6,9 @@ import pytest
 from tests.fakes import make_casme2, make_smic
 
 from featref.datasets import Casme2, SmicHS
-from featref.preprocess.pipeline import PreprocessConfig, load_prepared, prepare
+from featref.preprocess.cache import load_prepared
+from featref.preprocess.config import PreprocessConfig
+from featref.preprocess.pipeline import prepare
 
 from .conftest import face_frame, local_warp
 

@@ -16,6 +16,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     from featref.cli import HelpFormatter
     from featref.cli.run import add_backend_args
     from featref.datasets import DATASETS  # light: no torch, no OpenCV
+    from featref.preprocess.config import (
+        APEX_FALLBACKS,
+        APEX_MODES,
+        FACE_BACKEND_NAMES,
+        NORMALISATIONS,
+    )
 
     defaults = _defaults()
     p = subparsers.add_parser(
@@ -57,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument(
         "--face-backend",
         type=str,
-        choices=("haar", "mediapipe", "dlib"),
+        choices=FACE_BACKEND_NAMES,
         default=defaults["face_backend"],
         help="face detector/landmarks: haar (OpenCV, always available), mediapipe, dlib",
     )
@@ -88,21 +94,21 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument(
         "--normalisation",
         type=str,
-        choices=("minmax", "standardise"),
+        choices=NORMALISATIONS,
         default=defaults["normalisation"],
         help="per-image, per-channel normalisation",
     )
     p.add_argument(
         "--apex",
         type=str,
-        choices=("annotated", "middle", "spotted"),
+        choices=APEX_MODES,
         default=defaults["apex"],
         help="apex frame: annotated, middle of onset-offset, or spotted (peak motion, label-free)",
     )
     p.add_argument(
         "--apex-fallback",
         type=str,
-        choices=("middle", "spotted"),
+        choices=APEX_FALLBACKS,
         default=defaults["apex_fallback"],
         help="apex of clips with none annotated (SMIC-HS) when --apex annotated",
     )
@@ -137,26 +143,27 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.set_defaults(func=_prepare)
 
 
+_FLAG_KEYS = (
+    "face_backend", "align", "margin", "crop_size", "output_size", "strain", "normalisation",
+    "apex", "apex_fallback",
+)  # fmt: skip
+
+
 def _defaults() -> dict:
-    """PreprocessConfig's defaults without importing it (it pulls in numpy and the readers)."""
-    return {
-        "face_backend": "haar",
-        "align": True,
-        "margin": 0.1,
-        "crop_size": 128,
-        "output_size": 28,
-        "strain": True,
-        "normalisation": "minmax",
-        "apex": "annotated",
-        "apex_fallback": "middle",
-    }
+    """The defaults of the settings that are flags, from :class:`PreprocessConfig` itself
+    (``featref.preprocess.config`` is light: no numpy, OpenCV or readers)."""
+    from featref.preprocess.config import PreprocessConfig
+
+    every = PreprocessConfig.defaults()
+    return {k: every[k] for k in _FLAG_KEYS}
 
 
 def _prepare(args: argparse.Namespace) -> int:
     from featref.cli.data import _reader
     from featref.cli.run import backend_session, check_backend
     from featref.errors import ConfigError
-    from featref.preprocess.pipeline import PreprocessConfig, prepare
+    from featref.preprocess.config import PreprocessConfig
+    from featref.preprocess.pipeline import prepare
 
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1. Got {args.workers}.")

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["APEX_MODES", "apex_scores", "middle_frame", "spot_apex"]
+from featref.preprocess.config import APEX_MODES
 
-APEX_MODES: tuple[str, ...] = ("annotated", "middle", "spotted")
+__all__ = ["APEX_MODES", "apex_scores", "middle_frame", "spot_apex"]
 
 
 def middle_frame(onset: int, offset: int) -> int:

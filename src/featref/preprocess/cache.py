@@ -1,5 +1,10 @@
 """The prepared-data cache: versioned folders of validated, atomically written entries.
 
+The writer (:func:`write_entry`, :func:`write_manifest`, used by
+:func:`featref.preprocess.pipeline.prepare`) and the reader of finished prepared folders
+(:func:`load_prepared`, :func:`prepared_config`) live here, side by side, so the format has one
+home.
+
 Layout (TFDS's prepared data, trimmed)::
 
     <cache_dir>/<dataset>/<config_hash>/
@@ -8,10 +13,10 @@ Layout (TFDS's prepared data, trimmed)::
 
 ``config_hash`` hashes the preprocessing settings and :data:`PREPROCESS_VERSION`. Each entry also
 records a key that hashes the config hash with the input files (paths, sizes, modification
-times), so an entry whose frames changed is recomputed. Entries are written to a temporary file
-and moved into place with ``os.replace``, so a crash never leaves a half-written entry under the
-final name; on read every entry is validated (readable, expected keys, sample id, key, shape,
-finite values, checksum) and an invalid one is recomputed, never used.
+times), so an entry whose frames changed is recomputed. Entries are written atomically
+(:mod:`featref.atomic`), so a crash never leaves a half-written entry under the final name;
+on read every entry is validated (readable, expected keys, sample id, key, shape, finite
+values, checksum) and an invalid one is recomputed, never used.
 
 Bump :data:`PREPROCESS_VERSION` (and note it in ``CHANGELOG.md``) whenever the output would
 change for the same settings.
@@ -25,7 +30,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,18 +37,22 @@ from typing import Any
 
 import numpy as np
 
-from featref.errors import CacheError
+from featref.atomic import atomic_write_bytes
+from featref.datasets.flowset import FlowSet
+from featref.errors import CacheError, ConfigError
+from featref.preprocess.config import PreprocessConfig
 
 __all__ = [
     "MANIFEST",
     "PREPROCESS_VERSION",
     "CacheEntry",
-    "atomic_write_bytes",
     "check_manifest",
     "entry_filename",
     "hash_config",
     "input_fingerprint",
     "library_versions",
+    "load_prepared",
+    "prepared_config",
     "read_entry",
     "read_manifest",
     "write_entry",
@@ -116,22 +124,6 @@ def library_versions(extra: Iterable[str] = ()) -> dict[str, str]:
             except md.PackageNotFoundError:
                 continue
     return out
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True, eq=False)
@@ -272,3 +264,94 @@ def check_manifest(
             f"versions ({detail}); its flow may differ. Delete {Path(folder)} or use another "
             "--cache-dir."
         )
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _find_folder(path: Path) -> Path:
+    if (path / MANIFEST).is_file():
+        return path
+    subs = sorted(p for p in path.glob(f"*/{MANIFEST}")) if path.is_dir() else []
+    if len(subs) == 1:
+        return subs[0].parent
+    if not subs:
+        raise CacheError(
+            f"No prepared data at {path}: expected {path / MANIFEST} (or one "
+            f"<config_hash>/{MANIFEST} below it). Run `featref prepare` first."
+        )
+    raise CacheError(
+        f"{path} holds several prepared configurations ({[p.parent.name for p in subs]}); pass "
+        "the folder of the one you want."
+    )
+
+
+def prepared_config(path: str | os.PathLike) -> PreprocessConfig:
+    """The settings a prepared folder was made with (the folder as :func:`load_prepared` takes it).
+
+    Raises:
+        CacheError: for a folder without a featref manifest or with unknown settings.
+    """
+    folder = _find_folder(Path(path).expanduser().resolve())
+    manifest = read_manifest(folder) or {}
+    try:
+        return PreprocessConfig(**manifest["config"])
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise CacheError(
+            f"The manifest of {folder} holds no valid preprocessing settings ({exc}). Run "
+            "`featref prepare` again."
+        ) from exc
+
+
+def load_prepared(path: str | os.PathLike, channels: Iterable[str] | None = None) -> FlowSet:
+    """Read a prepared folder into a :class:`FlowSet` (as the published flow images give).
+
+    Args:
+        path: The folder :func:`prepare` returned, or its parent ``<cache_dir>/<dataset>`` when
+            that holds a single configuration.
+        channels: Channels to keep, in order (default: all that were prepared).
+
+    Returns:
+        x of shape (N, C, H, W) float32 (in [0, 1] when min-max normalised), labels indexing
+        the manifest's ``class_names``, subjects namespaced (``"casme2/sub01"``).
+
+    Raises:
+        CacheError: for a missing, unfinished, stale or corrupt prepared folder.
+    """
+    folder = _find_folder(Path(path).expanduser().resolve())
+    manifest = read_manifest(folder) or {}
+    if manifest.get("preprocess_version") != PREPROCESS_VERSION:
+        raise CacheError(
+            f"{folder} was prepared with PREPROCESS_VERSION {manifest.get('preprocess_version')} "
+            f"(config hash {manifest.get('config_hash')!r}); this featref writes version "
+            f"{PREPROCESS_VERSION}. Run `featref prepare` again."
+        )
+    if not manifest.get("complete") or "samples" not in manifest:
+        raise CacheError(
+            f"{folder} is unfinished (the prepare run was interrupted). Rerun the same "
+            "`featref prepare` command to resume."
+        )
+    rows = manifest["samples"]
+    size = int(manifest["config"]["output_size"])
+    chans = tuple(manifest["channels"])
+    x = np.empty((len(rows), len(chans), size, size), dtype=np.float32)
+    for i, row in enumerate(rows):
+        entry = read_entry(
+            folder / row["file"], sample_id=row["sample_id"], shape=(len(chans), size, size)
+        )
+        if entry is None:
+            raise CacheError(
+                f"Entry {folder / row['file']} of {row['sample_id']} is missing or corrupt. "
+                "Rerun `featref prepare` (it recomputes invalid entries)."
+            )
+        x[i] = entry.flow
+    flows = FlowSet(
+        sample_ids=tuple(r["sample_id"] for r in rows),
+        datasets=tuple(r["dataset"] for r in rows),
+        subjects=tuple(r["subject"] for r in rows),
+        labels=np.array([r["label"] for r in rows], dtype=np.int64),
+        x=x,
+        channels=chans,
+        class_names=tuple(manifest["class_names"]),
+    )
+    return flows.select_channels(tuple(channels)) if channels is not None else flows

@@ -1,9 +1,17 @@
-"""One new clip (a folder of frames or a video file) to model input, as ``featref prepare`` does.
+"""One clip to model input: the per-clip maths ``featref prepare`` and ``featref predict`` share.
 
-The flow goes through the very functions :func:`~featref.preprocess.pipeline.prepare` uses:
-:func:`~featref.preprocess.pipeline.compute_flow_stack` when the apex is given, and
-:func:`~featref.preprocess.pipeline.compute_spotted_flow` over the frames chosen by
-:func:`~featref.preprocess.pipeline.spotting_candidates` when it is not (label-free spotting).
+Per clip (:func:`compute_flow_stack`):
+
+1. read the onset and apex frames (grayscale for flow; the detector sees the frame as stored);
+2. find the face and eyes on the ONSET frame; build one similarity transform that levels the eyes
+   and crops the face box plus ``margin`` to ``crop_size`` pixels; apply it to both frames;
+3. TV-L1 flow onset -> apex on the crops (``cv2.optflow``); optical strain from its gradients;
+4. shrink (u, v[, strain]) to ``output_size`` by area averaging; normalise each channel.
+
+When the apex is not given, :func:`compute_spotted_flow` finds it with the label-free spotter
+among the frames :func:`spotting_candidates` picks. :func:`clip_flow` does all of this for one new
+clip (a folder of frames or a video file); :func:`featref.preprocess.pipeline.prepare` does it
+for every sample of a database.
 
 Frame numbers: in a folder of numbered frames (``img46.jpg``) a frame's number is the one in its
 file name, as the databases annotate clips; in a folder of unnumbered images it is the 0-based
@@ -21,20 +29,26 @@ from typing import Any
 
 import numpy as np
 
-from featref.datasets.base import natural_key
-from featref.errors import MerError
-from featref.preprocess.faces import FaceDetector, FaceNotFoundError
-from featref.preprocess.pipeline import (
-    _FRAME_SUFFIXES,
-    PreprocessConfig,
-    _frame_number,
-    _read,
-    compute_flow_stack,
-    compute_spotted_flow,
-    spotting_candidates,
-)
+from featref.datasets.base import FRAME_SUFFIXES, frame_number, natural_key
+from featref.errors import ClipError, FaceNotFoundError
+from featref.preprocess.apex import apex_scores
+from featref.preprocess.config import PreprocessConfig
+from featref.preprocess.faces import FaceDetector
+from featref.preprocess.flow import normalise, resize_channels, tvl1_flow
+from featref.preprocess.strain import optical_strain
 
-__all__ = ["VIDEO_SUFFIXES", "ClipError", "ClipFlow", "ClipFrames", "clip_flow", "open_clip"]
+__all__ = [
+    "VIDEO_SUFFIXES",
+    "ClipError",
+    "ClipFlow",
+    "ClipFrames",
+    "clip_flow",
+    "compute_flow_stack",
+    "compute_spotted_flow",
+    "open_clip",
+    "read_frame",
+    "spotting_candidates",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +58,140 @@ VIDEO_SUFFIXES: tuple[str, ...] = (
 )  # fmt: skip
 
 
-class ClipError(MerError, ValueError):
-    """A clip is missing, unreadable, empty, or its onset/apex frames are not in it."""
+# ----------------------------------------------------------------------------- the maths
+
+
+def read_frame(path: str | os.PathLike, flags: int | None = None) -> np.ndarray:
+    """A frame file as ``cv2.imread`` gives it (BGR uint8 by default).
+
+    Raises:
+        FileNotFoundError: for a missing or unreadable image.
+    """
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR if flags is None else flags)
+    if img is None:
+        raise FileNotFoundError(f"{path} is missing or not a readable image")
+    return img
+
+
+def _gray(img: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+
+
+def _crop_all(
+    frames: Sequence[np.ndarray], cfg: PreprocessConfig, detector: FaceDetector | None
+) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Grayscale crops of ``frames`` with the transform found on ``frames[0]`` (the onset)."""
+    import cv2
+
+    from featref.preprocess.align import alignment_matrix, warp
+
+    shapes = {f.shape[:2] for f in frames}
+    if len(shapes) != 1:
+        raise ValueError(f"the clip's frames differ in size: {sorted(shapes)}")
+    grays = [_gray(f) for f in frames]
+    if not cfg.align:
+        size = (cfg.crop_size, cfg.crop_size)
+        return [cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in grays], {}
+    if detector is None:
+        raise ValueError("align=True needs a face detector")
+    face = detector.detect(frames[0])
+    if face is None:
+        raise FaceNotFoundError(f"no face found by the {detector.name!r} backend on the onset")
+    matrix = alignment_matrix(face, margin=cfg.margin, size=cfg.crop_size)
+    meta = {
+        "face_box": [float(v) for v in face.box],
+        "eyes": [list(face.left_eye), list(face.right_eye)],
+        "eyes_estimated": face.eyes_estimated,
+        "matrix": matrix.tolist(),
+    }
+    return [warp(g, matrix, cfg.crop_size) for g in grays], meta
+
+
+def _flow_from_crops(onset: np.ndarray, apex: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
+    flow = tvl1_flow(onset, apex, **cfg.flow_params())
+    chans = [flow[..., 0], flow[..., 1]]
+    if cfg.strain:
+        chans.append(optical_strain(flow))
+    small = resize_channels(np.stack(chans), cfg.output_size)
+    return normalise(small, cfg.normalisation)
+
+
+def compute_flow_stack(
+    onset: np.ndarray,
+    apex: np.ndarray,
+    cfg: PreprocessConfig,
+    detector: FaceDetector | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The model input of one clip from its onset and apex frames.
+
+    Args:
+        onset: Onset frame, grayscale or BGR uint8 (as ``cv2.imread`` gives).
+        apex: Apex frame of the same size.
+        cfg: Settings.
+        detector: Face backend (needed when ``cfg.align``).
+
+    Returns:
+        ``(stack, meta)``: float32 (C, output_size, output_size) with channels
+        ``cfg.channels``, and the face box, eyes and transform used.
+
+    Raises:
+        FaceNotFoundError: when the detector finds no face on the onset frame.
+    """
+    (onset_c, apex_c), meta = _crop_all([onset, apex], cfg, detector)
+    return _flow_from_crops(onset_c, apex_c, cfg), meta
+
+
+def compute_spotted_flow(
+    frames: Sequence[np.ndarray],
+    cfg: PreprocessConfig,
+    detector: FaceDetector | None = None,
+) -> tuple[np.ndarray, int, dict[str, Any]]:
+    """The model input of one clip whose apex is found by the label-free spotter.
+
+    All frames are aligned with the transform found on ``frames[0]`` (the onset); the apex is the
+    frame of largest motion against the onset (:func:`~featref.preprocess.apex.apex_scores` on
+    the crops), never the onset itself when there is another frame.
+
+    Args:
+        frames: The onset frame, then the candidate frames (see :func:`spotting_candidates`).
+        cfg: Settings.
+        detector: Face backend (needed when ``cfg.align``).
+
+    Returns:
+        ``(stack, apex_index, meta)``: the input as :func:`compute_flow_stack` gives it, the
+        index into ``frames`` of the spotted apex, and the face box, eyes and transform used.
+
+    Raises:
+        FaceNotFoundError: when the detector finds no face on the onset frame.
+    """
+    crops, meta = _crop_all(frames, cfg, detector)
+    idx = int(np.argmax(apex_scores(crops, size=cfg.spot_size)))
+    idx = max(idx, 1) if len(crops) > 1 else 0
+    return _flow_from_crops(crops[0], crops[idx], cfg), idx, meta
+
+
+def spotting_candidates(
+    numbers: Sequence[int], onset: int, offset: int, max_frames: int
+) -> list[int]:
+    """Frame numbers the spotter scores: ``onset``, then at most ``max_frames - 1`` of the frames
+    in ``(onset, offset]`` (all of them, or evenly spaced when there are more).
+
+    Example:
+        >>> spotting_candidates(range(1, 11), 2, 9, 4)
+        [2, 3, 6, 9]
+    """
+    rest = [n for n in numbers if onset < n <= offset]
+    if len(rest) > max_frames - 1:
+        pick = np.linspace(0, len(rest) - 1, max_frames - 1).round().astype(int)
+        rest = [rest[i] for i in sorted(set(pick.tolist()))]
+    return [onset, *rest]
+
+
+# ----------------------------------------------------------------------------- one new clip
 
 
 @dataclass(frozen=True)
@@ -72,7 +218,7 @@ class ClipFrames:
         """
         if self.kind == "folder":
             try:
-                return [_read(self.files[n]) for n in numbers]
+                return [read_frame(self.files[n]) for n in numbers]
             except FileNotFoundError as exc:
                 raise ClipError(f"{self.path}: {exc}.") from exc
         return self._read_video(numbers)
@@ -112,14 +258,14 @@ def open_clip(path: str | os.PathLike) -> ClipFrames:
     path = Path(path).expanduser().resolve()
     if path.is_dir():
         files = sorted(
-            (p for p in path.iterdir() if p.suffix.lower() in _FRAME_SUFFIXES), key=natural_key
+            (p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=natural_key
         )
         if not files:
             raise ClipError(
                 f"{path}: the folder holds no frames (expected images with suffix "
-                f"{'/'.join(_FRAME_SUFFIXES)})."
+                f"{'/'.join(FRAME_SUFFIXES)})."
             )
-        numbers = [_frame_number(p) for p in files]
+        numbers = [frame_number(p) for p in files]
         if None in numbers or len(set(numbers)) != len(numbers):  # unnumbered: positions
             numbers = list(range(len(files)))
         return ClipFrames(path, "folder", tuple(numbers), dict(zip(numbers, files)))  # type: ignore[arg-type]

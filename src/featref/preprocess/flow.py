@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["NORMALISATIONS", "flow_magnitude", "normalise", "resize_channels", "tvl1_flow"]
+from featref.preprocess.config import NORMALISATIONS
 
-NORMALISATIONS: tuple[str, ...] = ("minmax", "standardise")
+__all__ = ["NORMALISATIONS", "flow_magnitude", "normalise", "resize_channels", "tvl1_flow"]
 
 
 def _check_frame(name: str, img: np.ndarray) -> np.ndarray:
