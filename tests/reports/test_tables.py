@@ -193,7 +193,7 @@ def test_load_run_errors_name_the_file(small_run, tmp_path):
     shutil.copy(small_run.path / "metrics.json", broken / "metrics.json")
     text = (broken / "predictions.csv").read_text()
     (broken / "predictions.csv").write_text(text.replace(",positive,", ",happy,", 1))
-    with pytest.raises(CacheError, match=r"classes \['happy'\]"):
+    with pytest.raises(CacheError, match=r"line \d+: y_\w+ 'happy' is not one of the classes"):
         load_run(broken)
     (broken / "predictions.csv").write_text(text.replace("prob_surprise", "prob_other"))
     with pytest.raises(CacheError, match="prob_surprise"):

@@ -34,32 +34,22 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def main(args: argparse.Namespace) -> int:
-    from featref.errors import AnnotationError, DatasetNotFoundError
-    from featref.evaluation.predictions import (
-        Prediction,
-        read_megc_log,
-        read_predictions,
-    )
+    from featref.errors import DatasetNotFoundError
+    from featref.evaluation.predictions import Prediction, read_megc_log, read_predictions
 
     path: Path = args.file
     if not path.is_file():
         raise DatasetNotFoundError(
             f"{path.resolve()} does not exist; give a predictions.csv or MEGC log."
         )
-    head = path.read_text().split("\n", 1)[0]
+    with path.open("rb") as f:
+        head = f.read(64).decode("utf-8", errors="replace").lstrip("\ufeff")
     if head.startswith("seed,"):
         rows = read_predictions(path)
-        labels = sorted({r.y_true for r in rows} | {r.y_pred for r in rows})
-        prob_classes = _prob_classes(head)
-        labels = prob_classes or labels
+        labels = _prob_classes(path) or sorted({r.y_true for r in rows} | {r.y_pred for r in rows})
     else:
-        labels = [v.strip() for v in args.labels.split(",")]
-        log = read_megc_log(path)
-        unknown = {str(t) for *_, t, _ in log} | {str(p) for *_, p in log}
-        if not unknown <= set(labels):
-            raise AnnotationError(
-                f"{path} has classes {sorted(unknown - set(labels))} outside --labels {labels}."
-            )
+        labels = [v.strip() for v in args.labels.split(",") if v.strip()]
+        log = read_megc_log(path, labels)
         rows = [
             Prediction(0, 0, f"{d}/{s}/{c}", d, f"{d}/{s}", str(t), str(p)) for d, s, c, t, p in log
         ]
@@ -91,5 +81,7 @@ def print_scores(title: str, rows: list, labels: list[str]) -> None:
         )
 
 
-def _prob_classes(head: str) -> list[str]:
-    return [c[5:] for c in head.strip().split(",") if c.startswith("prob_")]
+def _prob_classes(path: Path) -> list[str]:
+    with path.open(encoding="utf-8-sig") as f:
+        head = f.readline()
+    return [c.strip()[5:] for c in head.strip().split(",") if c.strip().startswith("prob_")]

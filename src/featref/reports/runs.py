@@ -15,7 +15,6 @@ report skip the figures that need it, with a note.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import re
@@ -151,56 +150,36 @@ def _read_json(path: Path) -> Any:
 
 
 def _read_predictions(path: Path, class_names: tuple[str, ...]) -> Predictions:
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = list(reader.fieldnames or [])
-        rows = list(reader)
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    prob_cols = [f"prob_{c}" for c in class_names]
-    missing += [c for c in prob_cols if c not in header]
-    if missing:
+    """The rows of ``predictions.csv`` as columns, read by the one predictions reader."""
+    from featref.errors import AnnotationError
+    from featref.evaluation.predictions import read_predictions
+
+    try:
+        rows = read_predictions(path, class_names)
+    except AnnotationError as exc:
+        raise CacheError(f"{exc} (classes from metrics.json: {list(class_names)})") from None
+    if any(len(r.probs) != len(class_names) for r in rows):
         raise CacheError(
-            f"{path} lacks the columns {missing}. Expected the header 'seed,fold,test_subject,"
-            f"sample_id,dataset,subject,y_true,y_pred,prob_<class>...' with classes "
-            f"{list(class_names)} (from metrics.json); found {header}. Rerun the run with this "
-            "featref version."
+            f"{path} lacks prob_<class> columns for the classes {list(class_names)} (from "
+            "metrics.json). Rerun the run with this featref version."
         )
-    if not rows:
-        raise CacheError(f"{path} has a header but no rows; the run wrote no predictions.")
+    with path.open(encoding="utf-8-sig") as fh:
+        header = [h.strip() for h in fh.readline().strip().split(",")]
     att_cols = [c for c in header if c.startswith("attention_")]
-    known = set(class_names)
 
-    def column(name: str) -> np.ndarray:
-        return np.array([r[name] for r in rows], dtype=object).astype(str)
+    def column(values: list) -> np.ndarray:
+        return np.array(values, dtype=object).astype(str)
 
-    def numbers(cols: list[str], kind: type) -> np.ndarray:
-        try:
-            return np.array([[kind(r[c]) for c in cols] for r in rows])
-        except (TypeError, ValueError) as exc:
-            raise CacheError(
-                f"{path}: a value in columns {cols} is not a number ({exc}). Expected numbers in "
-                "every row; the file may be truncated -- rerun the run."
-            ) from exc
-
-    y_true, y_pred = column("y_true"), column("y_pred")
-    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
-        bad = sorted(set(values.tolist()) - known)
-        if bad:
-            raise CacheError(
-                f"{path}: column {name} holds classes {bad} that are not among the run's classes "
-                f"{list(class_names)} (metrics.json class_names). Expected class names, not "
-                "indices; regenerate the predictions."
-            )
     return Predictions(
-        seed=numbers(["seed"], int)[:, 0],
-        fold=numbers(["fold"], int)[:, 0],
-        sample_id=column("sample_id"),
-        dataset=column("dataset"),
-        subject=column("subject"),
-        y_true=y_true,
-        y_pred=y_pred,
-        probs=numbers(prob_cols, float).astype(float),
-        attention=numbers(att_cols, float).astype(float) if att_cols else None,
+        seed=np.array([r.seed for r in rows]),
+        fold=np.array([r.fold for r in rows]),
+        sample_id=column([r.sample_id for r in rows]),
+        dataset=column([r.dataset for r in rows]),
+        subject=column([r.subject for r in rows]),
+        y_true=column([r.y_true for r in rows]),
+        y_pred=column([r.y_pred for r in rows]),
+        probs=np.array([r.probs for r in rows], dtype=float),
+        attention=np.array([r.attention for r in rows], dtype=float) if att_cols else None,
         attention_names=tuple(c[len("attention_") :] for c in att_cols),
     )
 
