@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from featref.cli import main as cli_main
-from featref.datasets.synthetic_flow import make_synthetic_flows
 from featref.errors import CheckpointError, ConfigError, DatasetNotFoundError
 from featref.evaluation.fold_weights import (
     predict_with_fold_weights,
@@ -16,6 +15,7 @@ from featref.evaluation.fold_weights import (
 )
 from featref.evaluation.predictions import read_megc_log, read_predictions
 from featref.models import create_model
+from featref.preprocess.synthetic_flow import make_synthetic_flows
 
 
 def _save_fold_weights(folder, subjects, model="ststnet") -> dict[str, dict]:

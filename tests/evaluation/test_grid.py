@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-import featref.datasets.sources as sources
 import featref.evaluation.runner as runner
+import featref.preprocess.sources as sources
 from featref.cli import main
 from featref.config import load_config
-from featref.datasets.synthetic_flow import make_synthetic_flows
 from featref.errors import CacheError, ConfigError
 from featref.evaluation.grid import (
     GridSpec,
@@ -20,6 +19,7 @@ from featref.evaluation.grid import (
     resolve_grid,
     run_grid,
 )
+from featref.preprocess.synthetic_flow import make_synthetic_flows
 
 FAST = ["--data", "synthetic", "--epochs", "1", "--batch-size", "32", "--workers", "1"]
 #: A small FR (fast to build and train); the presets themselves are tested in test_presets.py.

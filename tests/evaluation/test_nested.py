@@ -8,11 +8,10 @@ import json
 import numpy as np
 import pytest
 
-import featref.datasets.sources as sources
+import featref.preprocess.sources as sources
 from featref.cli import main
 from featref.config import SelectConfig, load_config, resolved_config
 from featref.datasets.flowset import FlowSet
-from featref.datasets.synthetic_flow import make_synthetic_flows
 from featref.errors import ConfigError
 from featref.evaluation.nested import (
     apply_values,
@@ -24,6 +23,7 @@ from featref.evaluation.nested import (
 )
 from featref.evaluation.protocols import LeaveOneSubjectOut
 from featref.evaluation.runner import Unit, config_hash
+from featref.preprocess.synthetic_flow import make_synthetic_flows
 
 SMALL_MODEL = {"branch_channels": 4, "branch_width": 8}
 

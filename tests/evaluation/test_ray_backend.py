@@ -21,9 +21,9 @@ import pytest
 
 from featref.cli import main
 from featref.config import load_config
-from featref.datasets.synthetic_flow import make_synthetic_flows
 from featref.evaluation import ray_backend
 from featref.evaluation.runner import Job, run_jobs
+from featref.preprocess.synthetic_flow import make_synthetic_flows
 
 RAY_MISSING = 'Ray is not installed (pip install "featref[ray]"); the Ray backend is untested'
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from featref.config import ExperimentConfig, ModelConfig, TrainConfig
-from featref.datasets.synthetic_flow import make_synthetic_flows
 from featref.errors import CacheError, ConfigError
 from featref.evaluation.predictions import read_megc_log, read_predictions
 from featref.evaluation.runner import run_loso
+from featref.preprocess.synthetic_flow import make_synthetic_flows
 
 CFG = ExperimentConfig(
     model=ModelConfig("featref", {"branch_width": 16}),

@@ -73,9 +73,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def main(args: argparse.Namespace) -> int:
     from featref.cli.evaluate import print_scores
     from featref.config import DataConfig
-    from featref.datasets.sources import load_flows
     from featref.evaluation.fold_weights import predict_with_fold_weights
     from featref.evaluation.predictions import write_megc_log, write_predictions
+    from featref.preprocess.sources import load_flows
 
     flows = load_flows(DataConfig(source=args.data, data_dir=args.data_dir))
     rows = predict_with_fold_weights(

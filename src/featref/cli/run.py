@@ -254,8 +254,8 @@ def _where(args: argparse.Namespace, workers: int) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from featref.datasets.sources import load_flows
     from featref.evaluation.runner import config_hash, pending_units, run_loso
+    from featref.preprocess.sources import load_flows
 
     cfg = experiment_config(args)
     check_backend(args)

@@ -100,9 +100,9 @@ def main(args: argparse.Namespace) -> int:
 
     from featref.cli.run import experiment_config
     from featref.config import resolved_config
-    from featref.datasets.sources import load_flows
     from featref.errors import ConfigError
     from featref.models import create_model
+    from featref.preprocess.sources import load_flows
     from featref.training.checkpoint import Checkpoint, save_checkpoint
     from featref.training.loop import check_device, fold_seed, set_threads, train_one_fold
 

@@ -271,7 +271,7 @@ def build_jobs(
     those with the same channels and databases share the very same object (sent to each worker
     once).
     """
-    from featref.datasets.sources import load_flows
+    from featref.preprocess.sources import load_flows
     from featref.evaluation.runner import Job
 
     loaded: dict[tuple, FlowSet] = {}

@@ -1,4 +1,11 @@
-"""Load the flow data a run's ``[data]`` section names, as one :class:`FlowSet`."""
+"""Load the flow data a run's ``[data]`` section names, as one :class:`FlowSet`.
+
+The dispatcher over the flow sources sits here, in ``preprocess``, above the database readers:
+it chooses among a reader of published flow images (``datasets.megc2019``), the reader of
+prepared folders (:func:`featref.preprocess.cache.load_prepared`) and the embedded synthetic
+flow (:mod:`featref.preprocess.synthetic_flow`), so it must import both stages and may only
+live in the higher one. Training, evaluation and the CLI call it.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +35,7 @@ def load_flows(cfg: DataConfig) -> FlowSet:
             raise ConfigError(
                 "source 'prepared' needs --data-dir: the folder `featref prepare` printed."
             )
-        from featref.preprocess.pipeline import load_prepared
+        from featref.preprocess.cache import load_prepared
 
         flows = load_prepared(cfg.data_dir)
     else:  # DataConfig validates, this is for type checkers
@@ -37,6 +44,6 @@ def load_flows(cfg: DataConfig) -> FlowSet:
 
 
 def _synthetic() -> FlowSet:
-    from featref.datasets.synthetic_flow import make_synthetic_flows
+    from featref.preprocess.synthetic_flow import make_synthetic_flows
 
     return make_synthetic_flows()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["optical_strain", "strain_components"]
+__all__ = ["optical_strain", "strain_components", "strain_magnitude"]
 
 
 def strain_components(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,11 +45,17 @@ def strain_components(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return u_x, v_y, 0.5 * (u_y + v_x)
 
 
+def strain_magnitude(flow: np.ndarray) -> np.ndarray:
+    """``sqrt(εxx² + εyy² + 2 εxy²)`` of an (H, W, 2) flow in float64 (the one formula)."""
+    exx, eyy, exy = strain_components(flow)
+    return np.sqrt(exx**2 + eyy**2 + 2.0 * exy**2)
+
+
 def optical_strain(flow: np.ndarray) -> np.ndarray:
     """Optical strain magnitude ``sqrt(εxx² + εyy² + 2 εxy²)`` of an (H, W, 2) flow.
 
     Returns:
-        float32 array of shape (H, W).
+        float32 array of shape (H, W) (:func:`strain_magnitude`, cast).
 
     Example:
         >>> import numpy as np
@@ -58,5 +64,4 @@ def optical_strain(flow: np.ndarray) -> np.ndarray:
         >>> round(float(optical_strain(flow)[4, 4]), 4)  # sqrt(0.1**2 + 0.2**2)
         0.2236
     """
-    exx, eyy, exy = strain_components(flow)
-    return np.sqrt(exx**2 + eyy**2 + 2.0 * exy**2).astype(np.float32)
+    return strain_magnitude(flow).astype(np.float32)

@@ -10,7 +10,8 @@ per-subject variation (face position, scale, motion amplitude), global head moti
 
 Channels are min-max scaled to [0, 1] per image, as in the published MEGC2019 flow images.
 For synthetic *video clips* that go through face alignment and TV-L1, see
-``featref.datasets.synthetic`` when available.
+``featref.datasets.synthetic``. This module sits in ``preprocess`` because its output is what
+preprocessing outputs (a FlowSet with the strain channel of :mod:`featref.preprocess.strain`).
 """
 
 from __future__ import annotations
@@ -19,16 +20,9 @@ import numpy as np
 
 from featref.datasets.flowset import FlowSet
 from featref.labels import MEGC2019_CLASSES
+from featref.preprocess.strain import strain_magnitude
 
-__all__ = ["make_synthetic_flows", "strain_of"]
-
-
-def strain_of(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Optical strain magnitude sqrt(exx^2 + eyy^2 + 2 exy^2) of a flow (finite differences)."""
-    du_dy, du_dx = np.gradient(u)
-    dv_dy, dv_dx = np.gradient(v)
-    exy = 0.5 * (du_dy + dv_dx)
-    return np.sqrt(du_dx**2 + dv_dy**2 + 2 * exy**2)
+__all__ = ["make_synthetic_flows"]
 
 
 def _bump(yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, sigma: float) -> np.ndarray:
@@ -88,7 +82,7 @@ def make_synthetic_flows(
                 # head motion and sensor noise
                 u += rng.normal(0, 0.15) + rng.normal(0, noise * amp, (size, size))
                 v += rng.normal(0, 0.15) + rng.normal(0, noise * amp, (size, size))
-                flow = np.stack([u, v, strain_of(u, v)])
+                flow = np.stack([u, v, strain_magnitude(np.stack([u, v], axis=-1))])
                 lo = flow.min(axis=(1, 2), keepdims=True)
                 hi = flow.max(axis=(1, 2), keepdims=True)
                 xs.append(((flow - lo) / np.maximum(hi - lo, 1e-8)).astype(np.float32))
