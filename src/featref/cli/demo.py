@@ -141,7 +141,9 @@ def main(args: argparse.Namespace) -> int:
     from featref.datasets import Casme2
     from featref.datasets.synthetic import SyntheticConfig, write_casme2
     from featref.evaluation.runner import config_hash, pending_units, run_loso
-    from featref.preprocess.pipeline import PreprocessConfig, load_prepared, prepare
+    from featref.preprocess.cache import load_prepared
+    from featref.preprocess.config import PreprocessConfig
+    from featref.preprocess.pipeline import prepare
 
     seeds = _check_args(args)
     t_start = time.perf_counter()

@@ -72,7 +72,7 @@ def _data_info(cfg, flows) -> tuple[dict, dict | None, str, bool]:
     """Where the data came from, its preprocessing settings, normalisation and 8-bit flag."""
     from collections import Counter
 
-    from featref.preprocess.pipeline import prepared_config
+    from featref.preprocess.cache import prepared_config
 
     counts = Counter(flows.class_names[int(i)] for i in flows.labels)
     info = {

@@ -9,7 +9,7 @@ someone else never runs code. Its entries:
 * ``model``: the registered ``name``, its ``kwargs`` and its :class:`~featref.models.ModelCard`
   fields (``card``); ``state_dict``: the weights (CPU tensors);
 * ``class_names``, ``channels`` (input order) and ``input_size`` ``(C, H, W)``;
-* ``preprocess``: the full :class:`~featref.preprocess.pipeline.PreprocessConfig` as a dict when
+* ``preprocess``: the full :class:`~featref.preprocess.config.PreprocessConfig` as a dict when
   the model was trained on data made by ``featref prepare``, else ``None``; ``normalisation``
   (``"minmax"`` per image and channel for the published MEGC2019 flow images) and
   ``uint8_levels`` (``True`` when the training input was stored as 8-bit images);
@@ -78,7 +78,7 @@ class Checkpoint:
         channels: Input flow channels, in order (e.g. ``("u", "v", "strain")``).
         input_size: ``(C, H, W)`` of one input.
         preprocess: The preprocessing settings of the training data (a
-            :class:`~featref.preprocess.pipeline.PreprocessConfig` as a dict), or ``None`` when
+            :class:`~featref.preprocess.config.PreprocessConfig` as a dict), or ``None`` when
             it was not made by ``featref prepare`` (published flow images, synthetic flow).
         normalisation: Per-image, per-channel normalisation of the input (``"minmax"`` or
             ``"standardise"``).
