@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from featref.config import TrainConfig
+from featref.errors import ConfigError
 from featref.models import (
     FeatRefOutput,
     ModelCard,
@@ -145,6 +146,7 @@ def test_missing_checkpoint_names_the_path(tmp_path) -> None:
 def test_unknown_name_suggests_the_closest() -> None:
     with pytest.raises(ValueError, match="Did you mean 'featref'") as info:
         create_model("featrf", num_classes=3)
+    assert isinstance(info.value, ConfigError)  # the docstring's promise
     for name in MODELS:
         assert name in str(info.value)
 

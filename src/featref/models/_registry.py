@@ -75,7 +75,10 @@ def _check_name(name: str) -> None:
     if name not in _FACTORIES:
         close = difflib.get_close_matches(name, list(_FACTORIES), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown model {name!r}.{hint} Available models: {sorted(_FACTORIES)}.")
+        raise ConfigError(
+            f"Unknown model {name!r}.{hint} Available models: {sorted(_FACTORIES)} "
+            "(`featref list-models` describes them)."
+        )
 
 
 def get_model_card(name: str) -> ModelCard:
