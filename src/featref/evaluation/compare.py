@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from featref.errors import ConfigError
+from featref.evaluation.metrics import uar_from_confusion, uf1_from_confusion
 
 __all__ = [
     "BootstrapResult",
@@ -184,8 +185,9 @@ def subject_confusions(
 def metric_from_confusion(conf: np.ndarray, metric: str = "uf1") -> np.ndarray:
     """UF1 or UAR of (a stack of) pooled confusion matrices, with the MEGC2019 conventions.
 
-    A class that never occurs (F1's denominator, or recall's class count, is 0) scores 0, as in
-    :func:`featref.evaluation.metrics.unweighted_f1` and ``unweighted_average_recall``.
+    The formulas are :func:`featref.evaluation.metrics.uf1_from_confusion` and
+    :func:`~featref.evaluation.metrics.uar_from_confusion` (the ones ``uf1``/``uar`` use): a class
+    that never occurs scores 0.
 
     Args:
         conf: Confusion matrices (..., K, K), rows true classes, columns predictions.
@@ -201,15 +203,7 @@ def metric_from_confusion(conf: np.ndarray, metric: str = "uf1") -> np.ndarray:
     """
     if metric not in METRICS:
         raise ConfigError(f"metric must be one of {list(METRICS)}. Got {metric!r}.")
-    conf = np.asarray(conf, dtype=float)
-    tp = np.diagonal(conf, axis1=-2, axis2=-1)
-    if metric == "uf1":
-        denom = conf.sum(-2) + conf.sum(-1)  # = 2 TP + FP + FN
-        score = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    else:
-        n = conf.sum(-1)
-        score = np.divide(tp, n, out=np.zeros_like(tp), where=n > 0)
-    return score.mean(-1)
+    return uf1_from_confusion(conf) if metric == "uf1" else uar_from_confusion(conf)
 
 
 def paired_subject_bootstrap(

@@ -19,7 +19,9 @@ __all__ = [
     "accuracy",
     "confusion_matrix",
     "uar",
+    "uar_from_confusion",
     "uf1",
+    "uf1_from_confusion",
     "unweighted_average_recall",
     "unweighted_f1",
 ]
@@ -61,6 +63,51 @@ def confusion_matrix(y_true, y_pred, *, labels: Sequence) -> np.ndarray:
     return cm
 
 
+def uf1_from_confusion(conf: np.ndarray) -> np.ndarray:
+    """UF1 of (a stack of) confusion matrices: the one F1 formula every score here uses.
+
+    ``UF1 = mean over classes c of 2 TP_c / (2 TP_c + FP_c + FN_c)``.
+
+    A class with a zero denominator (never true, never predicted) scores 0, as the MEGC2019
+    guideline counts it. No warning (bootstraps call this on thousands of resamples).
+
+    Args:
+        conf: Confusion counts (..., K, K), rows true classes, columns predictions.
+
+    Returns:
+        UF1, shape ``conf.shape[:-2]``.
+
+    Example:
+        >>> round(float(uf1_from_confusion(np.array([[1, 1, 0], [0, 2, 0], [1, 0, 1]]))), 4)
+        0.6556
+    """
+    conf = np.asarray(conf, dtype=float)
+    tp = np.diagonal(conf, axis1=-2, axis2=-1)
+    denom = conf.sum(-2) + conf.sum(-1)  # = 2 TP + FP + FN
+    return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0).mean(-1)
+
+
+def uar_from_confusion(conf: np.ndarray) -> np.ndarray:
+    """UAR of (a stack of) confusion matrices: mean over classes of ``TP_c / N_c``.
+
+    A class that never occurs scores 0 (MEGC2019 guideline). No warning.
+
+    Args:
+        conf: Confusion counts (..., K, K), rows true classes, columns predictions.
+
+    Returns:
+        UAR, shape ``conf.shape[:-2]``.
+
+    Example:
+        >>> round(float(uar_from_confusion(np.array([[1, 1, 0], [0, 2, 0], [1, 0, 1]]))), 4)
+        0.6667
+    """
+    conf = np.asarray(conf, dtype=float)
+    tp = np.diagonal(conf, axis1=-2, axis2=-1)
+    n = conf.sum(-1)
+    return np.divide(tp, n, out=np.zeros_like(tp), where=n > 0).mean(-1)
+
+
 def unweighted_f1(y_true, y_pred, *, labels: Sequence) -> float:
     """Unweighted (macro) F1 over ``labels``: UF1 of the MEGC2019 guideline.
 
@@ -91,16 +138,13 @@ def unweighted_f1(y_true, y_pred, *, labels: Sequence) -> float:
         to apples in cross-validation studies", SIGKDD Explorations 12(1), 2010.
     """
     cm = confusion_matrix(y_true, y_pred, labels=labels)
-    tp = np.diag(cm).astype(float)
-    denom = 2 * tp + (cm.sum(0) - tp) + (cm.sum(1) - tp)
-    if np.any(denom == 0):
+    if np.any(cm.sum(0) + cm.sum(1) == 0):
         warnings.warn(
             "UF1: some labels never occur in y_true or y_pred; their F1 counts as 0.",
             UndefinedMetricWarning,
             stacklevel=2,
         )
-    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return float(f1.mean())
+    return float(uf1_from_confusion(cm))
 
 
 def unweighted_average_recall(y_true, y_pred, *, labels: Sequence) -> float:
@@ -134,15 +178,13 @@ def unweighted_average_recall(y_true, y_pred, *, labels: Sequence) -> float:
         MEGC2019 recognition challenge guideline (See et al., FG 2019).
     """
     cm = confusion_matrix(y_true, y_pred, labels=labels)
-    n = cm.sum(1).astype(float)
-    if np.any(n == 0):
+    if np.any(cm.sum(1) == 0):
         warnings.warn(
             "UAR: some labels never occur in y_true; their recall counts as 0.",
             UndefinedMetricWarning,
             stacklevel=2,
         )
-    recall = np.divide(np.diag(cm), n, out=np.zeros_like(n), where=n > 0)
-    return float(recall.mean())
+    return float(uar_from_confusion(cm))
 
 
 def accuracy(y_true, y_pred) -> float:
