@@ -39,7 +39,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         description=(
             "Check that a database is where featref looks for it: print the clips per subject and\n"
             "label, the annotation corrections applied and every problem found. A missing file\n"
-            "exits with code 1 and lists every missing path with the download instructions.\n\n"
+            "exits with code 1 and lists every missing path with the download instructions; a\n"
+            "missing, unreadable, grayscale or wrongly sized flow image (megc2019_flow) exits 1\n"
+            "too: the same check `featref run` applies before training.\n\n"
             "Data root: --data-dir, else $FEATREF_DATA_DIR/<dataset> (for megc2019, the folder\n"
             "holding casme2/, samm/ and smic/: --data-dir, else $FEATREF_DATA_DIR)."
         ),
@@ -143,9 +145,8 @@ def _check_data(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         reader.check()
         samples = reader.samples()
-        for part in parts:
-            part.validate()
-    problems = []
+        errors = [e for part in parts for e in _file_problems(part)]
+    problems = list(errors)
     for w in caught:
         if issubclass(w.category, DataQualityWarning):
             if str(w.message) not in problems:
@@ -170,6 +171,12 @@ def _check_data(args: argparse.Namespace) -> int:
     print(f"\nproblems found: {len(problems)}")
     for msg in problems:
         print(f"  - {msg}")
+    if errors:
+        raise AnnotationError(
+            f"{len(errors)} file problem(s) in {reader.title} under {reader.root} (listed "
+            "above): `featref run` would refuse this data too. Restore or fix the files named, "
+            f"then re-check with: featref check-data {reader.name} --data-dir {reader.root}"
+        )
     if problems and args.strict:
         raise AnnotationError(
             f"{len(problems)} data-quality problem(s) in {reader.title} under {reader.root} "
@@ -177,3 +184,17 @@ def _check_data(args: argparse.Namespace) -> int:
             "drop --strict."
         )
     return 0
+
+
+def _file_problems(part) -> list[str]:
+    """The problems that make a reader's data unusable (the check ``run`` applies too).
+
+    The published flow images are checked image by image (errors); a raw database's frame
+    problems are data-quality warnings (``--strict`` makes them errors).
+    """
+    from featref.datasets.megc2019 import Megc2019Flow
+
+    if isinstance(part, Megc2019Flow):
+        return part.problems()
+    part.validate()
+    return []

@@ -88,11 +88,14 @@ def read_ground_truth(path: Path) -> dict[str, str]:
     1 positive, 2 surprise); SAMM subjects written without padding (``6``) are padded (``006``).
 
     Raises:
-        AnnotationError: on a malformed row.
+        AnnotationError: on a malformed row, an unknown database or a sample listed twice,
+            naming the line.
     """
-    out = {}
-    for line, row in enumerate(csv.reader(path.read_text().splitlines()), start=1):
-        if not row:
+    out: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    text = path.read_text(encoding="utf-8-sig")  # a leading byte-order mark is dropped
+    for line, row in enumerate(csv.reader(text.splitlines()), start=1):
+        if not row or all(not c.strip() for c in row):
             continue
         label = row[3].strip() if len(row) >= 4 else ""
         if not label.isdigit() or int(label) >= len(MEGC2019_CLASSES):
@@ -103,7 +106,18 @@ def read_ground_truth(path: Path) -> dict[str, str]:
         dataset, subject, clip = (v.strip() for v in row[:3])
         if dataset == "samm" and subject.isdigit():
             subject = subject.zfill(3)
-        out[f"{dataset}/{subject}/{clip}"] = MEGC2019_CLASSES[int(label)]
+        if dataset not in MEGC2019_COUNTS:
+            raise AnnotationError(
+                f"{path}, line {line}: unknown database {dataset!r} (read as {ascii(dataset)}); "
+                f"expected one of {sorted(MEGC2019_COUNTS)}. Fix the line."
+            )
+        key = f"{dataset}/{subject}/{clip}"
+        if key in out:
+            raise AnnotationError(
+                f"{path}, line {line}: {key} is listed twice (first on line {lines[key]}); "
+                "remove the duplicate row."
+            )
+        out[key], lines[key] = MEGC2019_CLASSES[int(label)], line
     return out
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from featref.errors import ConfigError
+from featref.errors import AnnotationError, ConfigError
 
 __all__ = ["FlowSet"]
 
@@ -38,7 +38,10 @@ class FlowSet:
             raise ValueError(f"FlowSet columns differ in length: {sorted(sizes)} vs {n} ids.")
         if len(set(self.sample_ids)) != n:
             dup = [k for k, v in Counter(self.sample_ids).items() if v > 1][:10]
-            raise ValueError(f"FlowSet has duplicate sample_ids, e.g. {dup}.")
+            raise AnnotationError(
+                f"The data has duplicate sample ids, e.g. {dup}: each sample must appear once. "
+                "Fix the annotation (or the prepared folder) that lists them twice."
+            )
         if self.x.ndim != 4 or self.x.shape[1] != len(self.channels):
             raise ValueError(
                 f"FlowSet.x must be (N, {len(self.channels)}, H, W) for channels "

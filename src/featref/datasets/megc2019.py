@@ -9,7 +9,7 @@ the official ground truth and checks the composite against the official counts.
 from __future__ import annotations
 
 import csv
-import warnings
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from featref.datasets.flowset import FlowSet
 from featref.errors import (
     AnnotationError,
     AnnotationMismatchError,
-    DataQualityWarning,
     DatasetNotFoundError,
 )
 from featref.labels import MEGC2019_CLASSES
@@ -34,6 +33,14 @@ MEGC2019_COUNTS: dict[str, dict[str, int]] = {
     "smic": {"negative": 70, "positive": 51, "surprise": 43, "subjects": 16},
 }
 _PNG_CHANNELS = ("u", "v", "strain")  # R, G, B of the published images
+_IMAGE_SHAPE = (28, 28, 3)  # height, width, channels of every published flow image
+#: Subject names of each database in the official ground truth (after SAMM's zero padding).
+_SUBJECT_NAME = {
+    "casme2": re.compile(r"sub\d{2}"),
+    "samm": re.compile(r"\d{3}"),
+    "smic": re.compile(r"s\d{1,2}"),
+}
+_SUBJECT_EXAMPLE = {"casme2": "'sub01'", "samm": "'006' (or 6)", "smic": "'s1' or 's01'"}
 
 
 class Megc2019Flow(ManualDataset):
@@ -67,28 +74,63 @@ images of the composite (as used by STSTNet) under the root:
         path = self.root / self.annotation
         if not path.is_file():
             raise DatasetNotFoundError(f"Annotation file {path} does not exist.")
-        rows = list(csv.reader(path.read_text().splitlines()))
-        if rows and rows[0][:2] == ["dataset", "sub"]:  # the 442-row CSV with a header
-            head = rows[0]
+        try:  # a leading byte-order mark (Excel's "CSV UTF-8") is accepted and dropped
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise AnnotationError(
+                f"{path} is not UTF-8 text ({exc}). Expected the official "
+                "combined_3class_gt.csv; restore it from the original copy."
+            ) from None
+        rows = list(csv.reader(text.splitlines()))
+        start = 1
+        if rows and [c.strip() for c in rows[0][:2]] == ["dataset", "sub"]:  # the 442-row CSV
+            head = [c.strip() for c in rows[0]]
+            need = ("dataset", "sub", "filename_o", "label")
+            if not all(k in head for k in need):
+                raise AnnotationError(
+                    f"{path}: the header {head} lacks {[k for k in need if k not in head]}."
+                )
             rows = [
-                [r[head.index(k)] for k in ("dataset", "sub", "filename_o", "label")]
-                for r in rows[1:]
+                [r[head.index(k)] if head.index(k) < len(r) else "" for k in need] for r in rows[1:]
             ]
+            start = 2
         samples = []
-        for line, row in enumerate(rows, start=1):
-            if not row:
+        seen: dict[str, int] = {}
+        for line, row in enumerate(rows, start=start):
+            if not row or all(not c.strip() for c in row):
                 continue
+            where = f"{path}, line {line}"
             if len(row) < 4 or not row[3].strip().isdigit() or int(row[3]) >= len(MEGC2019_CLASSES):
                 raise AnnotationError(
-                    f"{path}, line {line}: expected 'dataset,subject,clip,label' with label 0-2. "
-                    f"Got {row!r}."
+                    f"{where}: expected 'dataset,subject,clip,label' with label 0-2. Got {row!r}."
                 )
             dataset, subject, clip, label = (v.strip() for v in row[:4])
-            if dataset == "samm":
+            if dataset not in MEGC2019_COUNTS:
+                raise AnnotationError(
+                    f"{where}: unknown database {dataset!r} (read as {ascii(dataset)}); expected "
+                    f"one of {sorted(MEGC2019_COUNTS)}. An invisible character (e.g. a "
+                    "byte-order mark or a non-breaking space) shows in the escaped form; fix "
+                    "the line."
+                )
+            if dataset == "samm" and subject.isdigit():
                 subject = subject.zfill(3)  # the official file writes SAMM subject 006 as 6
-            samples.append(
-                Sample(dataset, subject, clip, MEGC2019_CLASSES[int(label)], None, None, None, None)
+            if not _SUBJECT_NAME[dataset].fullmatch(subject) or not clip or clip != clip.strip():
+                raise AnnotationError(
+                    f"{where}: subject {subject!r} (read as {ascii(subject)}) or clip "
+                    f"{clip!r} is not a {dataset} name; expected subjects like "
+                    f"{_SUBJECT_EXAMPLE[dataset]}. Fix the line."
+                )
+            sample = Sample(
+                dataset, subject, clip, MEGC2019_CLASSES[int(label)], None, None, None, None
             )
+            if sample.sample_id in seen:
+                raise AnnotationError(
+                    f"{where}: sample {sample.sample_id} is listed twice (first on line "
+                    f"{seen[sample.sample_id]}). Each sample must appear once; remove the "
+                    "duplicate row."
+                )
+            seen[sample.sample_id] = line
+            samples.append(sample)
         self._verify(samples, path)
         return samples
 
@@ -120,23 +162,47 @@ images of the composite (as used by STSTNet) under the root:
         """The ground-truth file in use."""
         return self.root / self.annotation
 
-    def validate(self) -> list[str]:
-        """Check that every annotated sample has a readable 28x28 flow image; warn per problem.
+    def problems(self) -> list[str]:
+        """Every problem of the flow images: the one check ``check-data`` and ``run`` share.
+
+        Each annotated sample needs a readable 8-bit 28x28 RGB PNG (a grayscale or RGBA image
+        is refused: its channels are not u, v, strain), and every image needs an annotation.
 
         Returns:
-            The problems found (each also a :class:`DataQualityWarning` naming the sample id).
+            One line per problem, naming the sample id and the file (empty when all is well).
         """
-        import cv2
-
-        problems = []
+        out = []
         for sample in self.samples():
-            path = self.image_path(sample)
-            img = cv2.imread(str(path)) if path.is_file() else None
-            if img is None or img.shape != (28, 28, 3):
-                problems.append(f"{sample.sample_id}: flow image {path} is missing or unreadable.")
-        for msg in problems:
-            warnings.warn(msg, DataQualityWarning, stacklevel=2)
-        return problems
+            problem = _image_problem(self.image_path(sample))[1]
+            if problem:
+                out.append(f"{sample.sample_id}: {problem}")
+        known = {self.image_path(s).name for s in self.samples()}
+        if self.image_dir.is_dir():
+            for p in sorted(self.image_dir.glob("*.png")):
+                if p.name not in known:
+                    out.append(
+                        f"{p} has no row in {self.annotation_path} (an extra or misnamed image; "
+                        "expected '<subject>_<clip> .png')"
+                    )
+        return out
+
+    def validate(self) -> list[str]:
+        """Raise unless :meth:`problems` finds nothing.
+
+        Raises:
+            AnnotationMismatchError: listing up to 10 problems and what to do.
+        """
+        problems = self.problems()
+        if problems:
+            shown = "\n  - ".join(problems[:10])
+            more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+            raise AnnotationMismatchError(
+                f"{len(problems)} problem(s) with the flow images in {self.image_dir}:\n  - "
+                f"{shown}{more}\nRestore the images from the original copy of the published "
+                f"composite (28x28 RGB PNGs, R=u, G=v, B=strain); re-check with: featref "
+                f"check-data megc2019_flow --data-dir {self.root}"
+            )
+        return []
 
     def image_path(self, sample: Sample) -> Path:
         """The flow image of ``sample`` (the public copy's name has a space before ``.png``)."""
@@ -149,30 +215,14 @@ images of the composite (as used by STSTNet) under the root:
         """Read every flow image into a :class:`FlowSet` with the named ``channels``.
 
         Raises:
-            AnnotationMismatchError: when images are missing for annotated samples, or images
-                exist that no annotation names (up to 10 of each are listed).
+            AnnotationError: when :meth:`problems` finds anything (missing, unreadable, grayscale
+                or wrongly sized images, images without annotation), up to 10 listed.
         """
-        import cv2
-
+        self.validate()
         samples = self.samples()
-        paths = [self.image_path(s) for s in samples]
-        missing = [s.sample_id for s, p in zip(samples, paths) if not p.is_file()]
-        known = {p.name for p in paths}
-        extra = sorted(p.name for p in self.image_dir.glob("*.png") if p.name not in known)
-        if missing or extra:
-            raise AnnotationMismatchError(
-                f"Flow images in {self.image_dir} do not match {self.root / self.annotation}: "
-                f"{len(missing)} annotated samples have no image (first: {missing[:10]}), "
-                f"{len(extra)} images have no annotation (first: {extra[:10]})."
-            )
         x = np.empty((len(samples), 3, 28, 28), dtype=np.float32)
-        for i, p in enumerate(paths):
-            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if img is None or img.shape != (28, 28, 3):
-                raise AnnotationError(
-                    f"{p} is not a readable 28x28 RGB image (got "
-                    f"{None if img is None else img.shape}); restore it from the original copy."
-                )
+        for i, sample in enumerate(samples):
+            img = _image_problem(self.image_path(sample))[0]
             x[i] = img[:, :, ::-1].transpose(2, 0, 1) / 255.0  # BGR -> RGB = (u, v, strain)
         flows = FlowSet(
             sample_ids=tuple(s.sample_id for s in samples),
@@ -184,3 +234,25 @@ images of the composite (as used by STSTNet) under the root:
             class_names=MEGC2019_CLASSES,
         )
         return flows.select_channels(tuple(channels))
+
+
+def _image_problem(path: Path) -> tuple[np.ndarray | None, str | None]:
+    """``(BGR image, None)`` for a sound flow image, else ``(None, what is wrong)``."""
+    import cv2
+
+    if not path.is_file():
+        return None, f"flow image {path} is missing"
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        return None, f"flow image {path} cannot be read as an image (damaged or not a PNG)"
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    if channels != 3:
+        kind = {1: "grayscale", 2: "grayscale+alpha", 4: "RGBA"}.get(channels, "")
+        return None, (
+            f"flow image {path} has {channels} channel(s) ({kind}); expected 3 (RGB = u, v, strain)"
+        )
+    if img.shape != _IMAGE_SHAPE:
+        return None, f"flow image {path} is {img.shape[1]}x{img.shape[0]}; expected 28x28"
+    if img.dtype != np.uint8:
+        return None, f"flow image {path} has {img.dtype} pixels; expected 8-bit (uint8)"
+    return img, None
