@@ -90,6 +90,10 @@ class TrainConfig:
     device: str = "cpu"  # cpu | cuda
     class_weighting: bool = True  # [inferred] inverse-frequency CE weights from training labels
     proposal_weight: float = 1.0  # [inferred] lambda of FR's proposal loss (models with proposals)
+    class_weight_power: float = 1.0  # [inferred] CE weights (N/(K n_k))**power: 1 inverse, .5 sqrt
+    flip: bool = False  # [inferred] mirror half the samples per epoch (exact for flow: u -> 1 - u)
+    mixup: float = 0.0  # [inferred] mixup Beta(a, a) parameter a; 0 = off
+    ema_decay: float = 0.0  # [inferred] predict with an exponential moving average of the weights
 
     def __post_init__(self) -> None:
         _check_fields(self, "train")
@@ -101,13 +105,17 @@ class TrainConfig:
             "threads": self.threads >= 1,
             "seeds": len(self.seeds) >= 1,
             "proposal_weight": self.proposal_weight >= 0,
+            "class_weight_power": self.class_weight_power >= 0,
+            "mixup": self.mixup >= 0,
+            "ema_decay": 0 <= self.ema_decay < 1,
         }
         for key, ok in checks.items():
             if not ok:
                 raise ConfigError(
                     f"`{key}` in [train] is out of range. Got {getattr(self, key)!r}; "
                     "epochs, batch_size, threads and seeds need at least 1, lr > 0, "
-                    "weight_decay >= 0, proposal_weight >= 0."
+                    "weight_decay >= 0, proposal_weight, class_weight_power and mixup >= 0, "
+                    "0 <= ema_decay < 1."
                 )
         if self.lr_schedule not in ("cosine", "constant"):
             raise ConfigError(
@@ -127,6 +135,10 @@ SELECTABLE_TRAIN: tuple[str, ...] = (
     "lr_schedule",
     "class_weighting",
     "proposal_weight",
+    "class_weight_power",
+    "flip",
+    "mixup",
+    "ema_decay",
 )
 
 
@@ -195,7 +207,13 @@ _MERGED_TABLES = {"model": "kwargs", "select": "grid"}  # flags update these tab
 #: folders made before the field existed still resume; any other value enters the hash. Section ->
 #: field -> default. Add every new field here (tests check the defaults match the dataclasses).
 HASH_OMIT_AT_DEFAULT: dict[str, dict[str, Any]] = {
-    "train": {"proposal_weight": 1.0},
+    "train": {
+        "proposal_weight": 1.0,
+        "class_weight_power": 1.0,
+        "flip": False,
+        "mixup": 0.0,
+        "ema_decay": 0.0,
+    },
 }
 
 

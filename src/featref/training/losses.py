@@ -10,10 +10,13 @@ from featref.models.featref import FeatRefOutput
 __all__ = ["class_weights", "model_loss", "output_logits"]
 
 
-def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Inverse-frequency weights ``N / (K * n_k)`` from *training* labels (1 for absent classes)."""
+def class_weights(labels: torch.Tensor, num_classes: int, power: float = 1.0) -> torch.Tensor:
+    """Class weights ``(N / (K * n_k)) ** power`` from *training* labels (1 for absent classes).
+
+    ``power`` 1 is inverse frequency, 0.5 its square root ([train] class_weight_power).
+    """
     counts = torch.bincount(labels, minlength=num_classes).float()
-    weights = labels.numel() / (num_classes * counts.clamp_min(1))
+    weights = (labels.numel() / (num_classes * counts.clamp_min(1))) ** power
     return torch.where(counts > 0, weights, torch.ones_like(weights))
 
 
