@@ -254,6 +254,12 @@ def load_config(
     unknown = sorted(set(raw) - set(_SECTIONS))
     if unknown:
         raise ConfigError(f"Unknown section(s) {unknown}. Valid sections: {sorted(_SECTIONS)}.")
+    for section, table in raw.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(
+                f"[{section}] in {file} must be a table (a [{section}] header followed by "
+                f"key = value lines). Got {section} = {table!r}."
+            )
     merged = {s: dict(raw.get(s, {})) for s in _SECTIONS}
     for section, values in (overrides or {}).items():
         table = _MERGED_TABLES.get(section)
