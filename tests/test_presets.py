@@ -19,7 +19,16 @@ REFERENCE = "megc2019_featref"
 #: preset -> what sets it apart from the reference (see featref.evaluation.grid.config_changes)
 EXPECTED_CHANGES = {
     "megc2019_fr_shared_only": "proposal=false",
-    "megc2019_fr_no_attention": "attention=false",
+    "megc2019_fr_no_attention": "attention=none",
+    "megc2019_fr_legacy": "model=featref_legacy",
+    "megc2019_fr_fc_supervised": "model=featref_legacy; attention=proposal",
+    "megc2019_fr_fc_supervised_attention_sum": (
+        "model=featref_legacy; attention=proposal; fusion=attention_sum"
+    ),
+    "megc2019_fr_proposal_unattended": "proposal_input=unattended",
+    "megc2019_fr_no_spatial_attention": "spatial_attention=false",
+    "megc2019_fr_shared_fc1024": "branch_channels=0; shared_fc=1024; spatial_attention=false",
+    "megc2019_fr_proposal_logits": "add_proposal_logits=true",
     "megc2019_fr_no_proposal_loss": "proposal_weight=0.0",
     "megc2019_fr_fusion_sum": "fusion=sum",
     "megc2019_fr_fusion_attention_sum": "fusion=attention_sum",
@@ -43,7 +52,8 @@ def test_preset_loads_and_builds_its_model(name):
     out = model(torch.zeros(2, len(cfg.data.channels), 28, 28))
     logits = out.logits if hasattr(out, "logits") else out
     assert logits.shape == (2, 3) and torch.isfinite(logits).all()
-    if cfg.model.name != "featref":  # baselines get the channels of their paper (model card)
+    # baselines get the channels of their paper (model card); FR readings take any
+    if not cfg.model.name.startswith("featref"):
         assert tuple(cfg.data.channels) == get_model_card(cfg.model.name).channels
 
 
@@ -59,7 +69,7 @@ def test_reference_is_fr_with_defaults_and_no_train_overrides():
     assert ref.model.name == "featref" and dict(ref.model.kwargs) == {}
     assert resolved_config(ref)["train"] == resolved_config(load_config(None))["train"]
     model = create_model("featref", num_classes=3, in_channels=3)
-    assert (model.fusion, model.attention, model.proposal) == ("concat", True, True)
+    assert (model.fusion, model.attention, model.proposal) == ("concat", "proposal", True)
     assert ref.train.proposal_weight == 1.0
 
 
