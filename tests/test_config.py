@@ -14,11 +14,11 @@ def test_precedence_defaults_file_flags(tmp_path):
         '[train]\nepochs = 7\nlr = 0.01\n[model]\nname = "featref"\n'
         '[model.kwargs]\nfusion = "sum"\n'
     )
-    cfg = load_config(f, {"train": {"epochs": 3}, "model": {"kwargs": {"attention": False}}})
+    cfg = load_config(f, {"train": {"epochs": 3}, "model": {"kwargs": {"proposal": False}}})
     assert cfg.train.epochs == 3  # flag beats file
     assert cfg.train.lr == 0.01  # file beats default
     assert cfg.train.batch_size == TrainConfig().batch_size  # default
-    assert dict(cfg.model.kwargs) == {"fusion": "sum", "attention": False}
+    assert dict(cfg.model.kwargs) == {"fusion": "sum", "proposal": False}
     assert resolved_config(cfg)["model"]["kwargs"]["fusion"] == "sum"
 
 

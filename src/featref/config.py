@@ -253,7 +253,9 @@ def load_config(
             raise ConfigError(f"Config file {file} is not valid TOML: {exc}.") from exc
     unknown = sorted(set(raw) - set(_SECTIONS))
     if unknown:
-        raise ConfigError(f"Unknown section(s) {unknown}. Valid sections: {sorted(_SECTIONS)}.")
+        raise ConfigError(
+            f"Unknown section(s) {unknown} in {file}. Valid sections: {sorted(_SECTIONS)}."
+        )
     for section, table in raw.items():
         if not isinstance(table, Mapping):
             raise ConfigError(
@@ -540,7 +542,15 @@ def check_model_kwargs(name: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
             f"Unknown keyword argument(s) {unknown} in [model.kwargs] for model {name!r}. "
             f"Valid: {valid or 'none'}."
         )
-    return {k: check_value(v, params[k][0], k, "model.kwargs") for k, v in kwargs.items()}
+    out = {}
+    for k, v in kwargs.items():
+        try:
+            out[k] = check_value(v, params[k][0], k, "model.kwargs")
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{exc} Model {name!r}'s default is {k} = {params[k][1]!r}."
+            ) from None
+    return out
 
 
 def _check_grid(cfg: ExperimentConfig) -> None:
