@@ -28,12 +28,14 @@ import numpy as np
 import torch
 
 from featref.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
-from featref.datasets.sources import load_flows
+from featref.evaluation.executors import EXECUTORS, WorkItem
 from featref.evaluation.metrics import accuracy, uf1
 from featref.evaluation.protocols import LeaveOneSubjectOut
-from featref.evaluation.runner import Task, Unit, config_hash, iterate_tasks
-from featref.models import create_model
-from featref.training.losses import class_weights, model_loss
+from featref.evaluation.run_folder import config_hash
+from featref.evaluation.units import Unit, UnitJob
+from featref.preprocess.sources import load_flows
+from featref.training.fit import build_model
+from featref.training.losses import class_weights, model_loss, output_logits
 
 
 def straightforward_fold(flows, fold, cfg: ExperimentConfig, seed: int) -> np.ndarray:
@@ -42,9 +44,7 @@ def straightforward_fold(flows, fold, cfg: ExperimentConfig, seed: int) -> np.nd
     train = [index[s] for s in fold.train_ids]
     test = [index[s] for s in fold.test_ids]
     torch.manual_seed(seed)
-    model = create_model(
-        cfg.model.name, num_classes=3, in_channels=len(flows.channels), **dict(cfg.model.kwargs)
-    )
+    model = build_model(cfg.model, num_classes=3, in_channels=len(flows.channels))
     x = torch.as_tensor(flows.x[train])
     y = torch.as_tensor(flows.labels[train])
     loader = torch.utils.data.DataLoader(
@@ -67,7 +67,7 @@ def straightforward_fold(flows, fold, cfg: ExperimentConfig, seed: int) -> np.nd
     model.eval()
     with torch.no_grad():
         out = model(torch.as_tensor(flows.x[test]))
-    logits = out.logits if hasattr(out, "logits") else out
+    logits = output_logits(out)
     return logits.argmax(1).numpy()
 
 
@@ -138,11 +138,11 @@ def _runner_folds(flows, cfg, out: Path, folds, workers: int) -> dict[str, int]:
     Returns:
         The predicted class index of every test sample, by sample id.
     """
-    specs = [(flows, cfg, config_hash(cfg, flows), out)]
-    tasks = [Task(0, Unit(0, f)) for f in folds]
+    job = UnitJob(flows, cfg, config_hash(cfg, flows))
+    work = [WorkItem(0, job, Unit(0, f)) for f in folds]
     names = list(flows.class_names)
     pred = {}
-    for rec in iterate_tasks(tasks, specs, workers=workers, threads=1, backend="local"):
+    for _, rec in EXECUTORS["pool"](work, workers=workers, threads=1):
         pred.update({r["sample_id"]: names.index(r["y_pred"]) for r in rec["rows"]})
     return pred
 

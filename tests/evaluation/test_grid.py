@@ -1,4 +1,4 @@
-"""``featref grid``: configs x seeds through one run_jobs call, resumable, tables, comparison."""
+"""``featref grid``: configs x seeds in one execute_plan call, resumable, tables, comparison."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import pytest
 
 import featref.evaluation.runner as runner
+import featref.evaluation.units as units
 import featref.preprocess.sources as sources
 from featref.cli import main
 from featref.config import load_config
@@ -63,13 +64,13 @@ def test_grid_cli_runs_all_units_in_one_call_and_writes_the_tables(
     small_data, tiny, tmp_path, monkeypatch, capsys
 ):
     calls = []
-    real_run_jobs = runner.run_jobs
+    real_execute_plan = runner.execute_plan
 
-    def spy(jobs, **kw):
-        calls.append([j.out_dir.name for j in jobs])
-        return real_run_jobs(jobs, **kw)
+    def spy(plan, **kw):
+        calls.append([j.out_dir.name for j in plan.jobs])
+        return real_execute_plan(plan, **kw)
 
-    monkeypatch.setattr(runner, "run_jobs", spy)
+    monkeypatch.setattr(runner, "execute_plan", spy)
     out = tmp_path / "grid"
     argv = ["grid", "--configs", tiny("fr"), tiny("fr_uv", 'channels = ["u", "v"]\n')]
     argv += ["--reference", "fr", "--seeds", "0,1"]
@@ -77,7 +78,7 @@ def test_grid_cli_runs_all_units_in_one_call_and_writes_the_tables(
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "12 of 12 fold units" in printed and "Paired comparison" in printed
-    # one run_jobs call for the three configs; one data load shared by all of them
+    # one execute_plan call for the configs; one data load shared by all of them
     assert calls == [["fr", "fr_uv"]]
     assert small_data == [1]
     for name in ("fr", "fr_uv"):
@@ -115,13 +116,13 @@ def test_grid_resumes_only_missing_units(small_data, tiny, tmp_path, monkeypatch
     first = run_grid(spec, tmp_path, overrides=over, n_resamples=100)
     (tmp_path / "fr_sum" / "units" / "seed0" / "fold002.json").unlink()
     computed = []
-    real_run_unit = runner.run_unit
+    real_compute_unit = units.compute_unit
 
-    def spy(flows, cfg, unit, digest):
-        computed.append((cfg.model.kwargs.get("fusion", "concat"), unit.seed, unit.fold.index))
-        return real_run_unit(flows, cfg, unit, digest)
+    def spy(job, unit):
+        computed.append((job.cfg.model.kwargs.get("fusion", "concat"), unit.seed, unit.fold.index))
+        return real_compute_unit(job, unit)
 
-    monkeypatch.setattr(runner, "run_unit", spy)
+    monkeypatch.setattr(units, "compute_unit", spy)
     second = run_grid(spec, tmp_path, overrides=over, n_resamples=100)
     assert computed == [("sum", 0, 2)]  # only the missing unit
     assert second.rows == first.rows  # deterministic units: the same table

@@ -18,11 +18,11 @@ from featref.evaluation.nested import (
     candidates,
     inner_groups,
     parse_select,
-    run_nested_unit,
     select_hyperparameters,
 )
 from featref.evaluation.protocols import LeaveOneSubjectOut
-from featref.evaluation.runner import Unit, config_hash
+from featref.evaluation.run_folder import config_hash
+from featref.evaluation.units import Unit, UnitJob, compute_unit
 from featref.preprocess.synthetic_flow import make_synthetic_flows
 
 SMALL_MODEL = {"branch_channels": 4, "branch_width": 8}
@@ -63,8 +63,8 @@ def test_outer_test_subject_never_influences_the_choice():
     fold = next(LeaveOneSubjectOut().split(flows.sample_ids, flows.subjects))
     changed = _tamper(flows, fold.test_subject)
     digest = config_hash(cfg, flows)
-    a = run_nested_unit(flows, cfg, Unit(0, fold), digest)
-    b = run_nested_unit(changed, cfg, Unit(0, fold), digest)
+    a = compute_unit(UnitJob(flows, cfg, digest), Unit(0, fold))
+    b = compute_unit(UnitJob(changed, cfg, digest), Unit(0, fold))
     # same chosen values, same inner groups, and every candidate's inner score is identical
     assert a["selection"] == b["selection"]
     assert len(a["selection"]["candidates"]) == 2
@@ -147,21 +147,21 @@ def test_select_config_from_toml_and_validation(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text(
         '[select]\ninner_folds = 3\nmetric = "uar"\n[select.grid]\nlr = [1e-3, 3e-3]\n'
-        "model.proposal_weight = [0.5, 1.0]\n"
+        "proposal_weight = [0.5, 1.0]\nmodel.dropout = [0.0, 0.5]\n"
     )
     cfg = load_config(f, {"select": {"grid": {"epochs": [5]}}})
     assert cfg.select.grid == {
         "lr": (1e-3, 3e-3),
-        "model.proposal_weight": (0.5, 1.0),
+        "proposal_weight": (0.5, 1.0),
+        "model.dropout": (0.0, 0.5),
         "epochs": (5,),
     }
     assert cfg.select.inner_folds == 3 and cfg.select.metric == "uar"
-    chosen = apply_values(cfg, {"lr": 3e-3, "model.proposal_weight": 0.5, "epochs": 5})
-    assert (chosen.train.lr, chosen.train.epochs, chosen.model.kwargs["proposal_weight"]) == (
-        3e-3,
-        5,
-        0.5,
+    chosen = apply_values(
+        cfg, {"lr": 3e-3, "proposal_weight": 0.5, "model.dropout": 0.0, "epochs": 5}
     )
+    assert (chosen.train.lr, chosen.train.epochs, chosen.train.proposal_weight) == (3e-3, 5, 0.5)
+    assert chosen.model.kwargs["dropout"] == 0.0
     assert chosen.select.grid == {}
     # plain runs keep their config hash: no [select] in the resolved config without a grid
     assert "select" not in resolved_config(load_config(None))
@@ -173,5 +173,5 @@ def test_select_config_from_toml_and_validation(tmp_path):
     with pytest.raises(ConfigError, match="inner_folds"):
         SelectConfig(grid={"lr": [1.0]}, inner_folds=1)
     flows = make_synthetic_flows(subjects=3, clips_per_class=1)
-    with pytest.raises(ConfigError, match="rejects the keyword arguments"):
+    with pytest.raises(ConfigError, match="no keyword argument .no_such_arg."):
         select_hyperparameters(flows, _cfg({"model.no_such_arg": [1]}), seed=0)

@@ -21,7 +21,7 @@ import pytest
 
 from featref.cli import main
 from featref.config import load_config
-from featref.evaluation import ray_backend
+from featref.evaluation import executors
 from featref.evaluation.runner import Job, run_jobs
 from featref.preprocess.synthetic_flow import make_synthetic_flows
 
@@ -110,17 +110,17 @@ _KILLED_DRIVER = textwrap.dedent(
     import os, signal, sys
 
     from featref.cli import main
-    from featref.evaluation import ray_backend
+    from featref.evaluation import executors
 
-    real = ray_backend.iterate
+    real = executors.EXECUTORS["ray"]
 
-    def iterate(*args, **kwargs):  # SIGKILL this driver once 3 units are stored
-        for n, rec in enumerate(real(*args, **kwargs), 1):
-            yield rec
+    def iterate(*args, **kwargs):  # SIGKILL this driver once 3 units are yielded (and stored)
+        for n, finished in enumerate(real(*args, **kwargs), 1):
+            yield finished
             if n == 3:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    ray_backend.iterate = iterate
+    executors.EXECUTORS["ray"] = iterate
     sys.exit(main(sys.argv[1:]))
     """
 )
@@ -145,14 +145,14 @@ def test_killed_driver_loses_only_units_in_flight(ray_address, tmp_path, monkeyp
 
     # The rerun computes only the rest, leaves the stored units untouched, and finishes.
     computed = []
-    real = ray_backend.iterate
+    real = executors.EXECUTORS["ray"]
 
     def counting(*args, **kwargs):
-        for rec in real(*args, **kwargs):
-            computed.append((rec["seed"], rec["fold"]))
-            yield rec
+        for finished in real(*args, **kwargs):
+            computed.append((finished.record["seed"], finished.record["fold"]))
+            yield finished
 
-    monkeypatch.setattr(ray_backend, "iterate", counting)
+    monkeypatch.setitem(executors.EXECUTORS, "ray", counting)
     assert main([*argv, *ray_args]) == 0
     total = 2 * 12  # 2 seeds x 12 subjects of the default synthetic set
     assert "21 of 24 fold units to train" in capsys.readouterr().out

@@ -140,7 +140,8 @@ def main(args: argparse.Namespace) -> int:
     from featref.config import load_config
     from featref.datasets import Casme2
     from featref.datasets.synthetic import SyntheticConfig, write_casme2
-    from featref.evaluation.runner import config_hash, pending_units, run_loso
+    from featref.evaluation.run_folder import config_hash
+    from featref.evaluation.runner import Job, execute_plan, plan_run
     from featref.preprocess.cache import load_prepared
     from featref.preprocess.config import PreprocessConfig
     from featref.preprocess.pipeline import prepare
@@ -224,13 +225,13 @@ def main(args: argparse.Namespace) -> int:
     )
     suffix = "-shuffled" if args.shuffle_labels else ""
     run_dir = out / f"loso-{config_hash(cfg, flows)[:8]}{suffix}"
-    todo, done = pending_units(flows, cfg, run_dir)
-    fold_workers = max(1, min(workers, len(todo)))
+    command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None
+    plan = plan_run([Job(flows, cfg, run_dir, command)])
+    fold_workers = max(1, min(workers, plan.todo))
     print(
         f"[4/5] leave-one-subject-out, FR, {len(flows)} clips, {len(set(flows.subjects))} "
-        f"subjects, seeds {list(seeds)}, {args.epochs} epochs: {len(todo)} of "
-        f"{len(todo) + len(done)} fold units to train with {fold_workers} worker(s)"
-        + (" [labels shuffled]" if args.shuffle_labels else ""),
+        f"subjects, seeds {list(seeds)}, {args.epochs} epochs: {plan.describe()} "
+        f"with {fold_workers} worker(s)" + (" [labels shuffled]" if args.shuffle_labels else ""),
         flush=True,
     )
     t = time.perf_counter()
@@ -238,18 +239,15 @@ def main(args: argparse.Namespace) -> int:
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(todo), desc="folds", unit="fold", file=sys.stderr)
+        bar = tqdm(total=plan.todo, desc="folds", unit="fold", file=sys.stderr)
 
     def on_unit(rec: dict, running_uf1: float | None) -> None:
         if bar is not None:
             bar.set_postfix_str(f"seed {rec['seed']} {rec['test_subject']} UF1 {running_uf1:.3f}")
             bar.update(1)
 
-    command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None
     try:
-        result = run_loso(
-            flows, cfg, run_dir, workers=fold_workers, command=command, on_unit=on_unit
-        )
+        result = execute_plan(plan, workers=fold_workers, on_unit=on_unit)[0]
     finally:
         if bar is not None:
             bar.close()

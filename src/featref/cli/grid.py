@@ -34,7 +34,7 @@ Examples:
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     from featref.cli import HelpFormatter
-    from featref.cli.run import add_data_train_args, add_execution_args
+    from featref.cli.run import add_data_train_args, add_execution_args, add_executor_arg
 
     p = sub.add_parser(
         "grid",
@@ -68,6 +68,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--seeds", type=str, default=None, help="comma-separated seeds for all configs")
     add_data_train_args(p, scope=", for all configs")
     add_execution_args(p)
+    add_executor_arg(p)
     p.add_argument(
         "--resamples",
         type=int,
@@ -126,10 +127,14 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    from featref.cli.run import backend_session, check_backend
+    from featref.cli.run import (
+        backend_session,
+        check_backend,
+        describe_executor,
+        executor_choice,
+    )
     from featref.errors import ConfigError
     from featref.evaluation.grid import GridSpec, execute_grid, load_grid_file, prepare_grid
-    from featref.evaluation.runner import pending_units
 
     if args.grid is None and not args.configs:
         raise ConfigError("featref grid needs --configs A B ... or --grid FILE.")
@@ -140,16 +145,17 @@ def main(args: argparse.Namespace) -> int:
         spec = GridSpec(spec.configs, args.reference, spec.overrides)
     overrides = _overrides(args)
     check_backend(args)
+    executor = executor_choice(args)
     command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None
     prepared = prepare_grid(spec, args.output_dir, overrides=overrides, command=command)
-    todo = sum(len(pending_units(j.flows, j.cfg, j.out_dir)[0]) for j in prepared.jobs)
-    total = sum(len(j.cfg.train.seeds) * len(set(j.flows.subjects)) for j in prepared.jobs)
+    plan = prepared.plan  # planned once by prepare_grid: printed here, then executed
+    todo = plan.todo
     workers = args.workers or min(os.cpu_count() or 1, max(1, todo))
     names = [n for n, _ in prepared.named]
     print(
         f"featref grid: {len(names)} configs x seeds {prepared.record['seeds']}, reference "
-        f"{prepared.reference}; {todo} of {total} fold units to train with {workers} worker(s) "
-        f"-> {args.output_dir}",
+        f"{prepared.reference}; {plan.describe()} with "
+        f"{describe_executor(args, executor, workers)} -> {args.output_dir}",
         flush=True,
     )
     progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -171,7 +177,7 @@ def main(args: argparse.Namespace) -> int:
         result = execute_grid(
             prepared,
             workers=workers,
-            backend=args.backend,
+            executor=executor,
             on_unit=on_unit,
             n_resamples=args.resamples,
         )

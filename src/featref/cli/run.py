@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         formatter_class=HelpFormatter,
     )
     add_experiment_args(p)
+    add_executor_arg(p)
     p.add_argument(
         "--output-dir",
         type=Path,
@@ -140,16 +141,63 @@ def add_backend_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _ExecutorNames:
+    """``choices`` for --executor: the names in EXECUTORS, looked up only when needed (the
+    executors import torch, which the parser must not)."""
+
+    def _names(self) -> list[str]:
+        from featref.evaluation.executors import EXECUTORS
+
+        return sorted(EXECUTORS)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
+def add_executor_arg(p: argparse.ArgumentParser) -> None:
+    """``--executor NAME`` (run, grid)."""
+    p.add_argument(
+        "--executor",
+        type=str,
+        choices=_ExecutorNames(),
+        metavar="NAME",
+        default=None,
+        help="where units run, by name from featref.evaluation.executors.EXECUTORS: inprocess "
+        "(this process), pool (--workers processes), ray (Ray tasks, as --backend ray); "
+        "default: ray with --backend ray, else pool (docs/experiments.md)",
+    )
+
+
+def executor_choice(args: argparse.Namespace) -> str:
+    """The executor name: --executor, else the one --backend maps to (local: the default)."""
+    from featref.errors import ConfigError
+    from featref.evaluation.runner import executor_name
+
+    if args.executor is not None and args.backend == "ray" and args.executor != "ray":
+        raise ConfigError(
+            f"--backend ray and --executor {args.executor} disagree: --backend ray means "
+            "--executor ray. Give one of them."
+        )
+    return executor_name(args.executor, args.backend)
+
+
+def _uses_ray(args: argparse.Namespace) -> bool:
+    return args.backend == "ray" or getattr(args, "executor", None) == "ray"
+
+
 def check_backend(args: argparse.Namespace) -> None:
     """Reject inconsistent backend options, and a missing Ray, before any work is done."""
     from featref.errors import ConfigError
 
-    if args.backend == "ray":
+    if _uses_ray(args):
         from featref import _ray
 
         _ray.import_ray()
     elif args.ray_address:
-        raise ConfigError("--ray-address only applies with --backend ray.")
+        raise ConfigError("--ray-address only applies with --backend ray (or --executor ray).")
 
 
 def backend_session(args: argparse.Namespace, workers: int):
@@ -159,7 +207,7 @@ def backend_session(args: argparse.Namespace, workers: int):
     import contextlib
 
     check_backend(args)
-    if args.backend != "ray":
+    if not _uses_ray(args):
         return contextlib.nullcontext()
     from featref import _ray
 
@@ -245,51 +293,51 @@ def format_summary(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def _where(args: argparse.Namespace, workers: int) -> str:
-    if args.backend == "ray" and args.ray_address:
+def describe_executor(args: argparse.Namespace, executor: str, workers: int) -> str:
+    """Where the units run, in words (for the plan line the CLI prints)."""
+    if executor == "ray" and args.ray_address:
         return f"Ray tasks on the cluster at {args.ray_address}"
-    if args.backend == "ray":
+    if executor == "ray":
         return f"Ray tasks on a local Ray instance with {workers} CPU(s)"
-    return f"{workers} worker(s)"
+    if executor == "inprocess":
+        return "this process"
+    return f"{workers} worker(s) ({executor} executor)"
 
 
 def main(args: argparse.Namespace) -> int:
-    from featref.evaluation.runner import config_hash, pending_units, run_loso
+    from featref.evaluation.runner import Job, execute_plan, plan_run
     from featref.preprocess.sources import load_flows
 
     cfg = experiment_config(args)
     check_backend(args)
+    executor = executor_choice(args)
     flows = load_flows(cfg.data)
-    out = args.output_dir or Path("runs") / (
-        f"{cfg.data.source}-{cfg.model.name}-{config_hash(cfg, flows)[:8]}"
-    )
-    todo, done = pending_units(flows, cfg, Path(out))
-    workers = args.workers or min(os.cpu_count() or 1, max(1, len(todo)))
+    command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None
+    plan = plan_run([Job(flows, cfg, args.output_dir, command)])  # planned once, printed, run
+    out = plan.jobs[0].out_dir
+    workers = args.workers or min(os.cpu_count() or 1, max(1, plan.todo))
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     n_subjects = len(set(flows.subjects))
     print(
         f"featref run: {cfg.model.name} on {cfg.data.source} ({len(flows)} samples, "
         f"{n_subjects} subjects, channels {','.join(flows.channels)}), seeds "
-        f"{list(cfg.train.seeds)}, {len(todo)} of {len(todo) + len(done)} fold units to train "
-        f"with {_where(args, workers)} -> {out}",
+        f"{list(cfg.train.seeds)}, {plan.describe()} "
+        f"with {describe_executor(args, executor, workers)} -> {out}",
         flush=True,
     )
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(todo), desc="folds", unit="fold", file=sys.stderr)
+        bar = tqdm(total=plan.todo, desc="folds", unit="fold", file=sys.stderr)
 
     def on_unit(rec: dict, running_uf1: float | None) -> None:
         if bar is not None:
             bar.set_postfix_str(f"seed {rec['seed']} {rec['test_subject']} UF1 {running_uf1:.3f}")
             bar.update(1)
 
-    command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None
     with backend_session(args, workers):
-        result = run_loso(
-            flows, cfg, out, workers=workers, backend=args.backend, command=command, on_unit=on_unit
-        )
+        result = execute_plan(plan, executor=executor, workers=workers, on_unit=on_unit)[0]
     if bar is not None:
         bar.close()
     print(format_summary(result.metrics))

@@ -96,15 +96,13 @@ def main(args: argparse.Namespace) -> int:
     """Handler of ``featref train``."""
     import dataclasses
 
-    import torch
-
     from featref.cli.run import experiment_config
     from featref.config import resolved_config
     from featref.errors import ConfigError
-    from featref.models import create_model
     from featref.preprocess.sources import load_flows
     from featref.training.checkpoint import Checkpoint, save_checkpoint
-    from featref.training.loop import check_device, fold_seed, set_threads, train_one_fold
+    from featref.training.fit import fit
+    from featref.training.loop import check_device, fold_seed, set_threads
 
     _check_args(args)
     cfg = experiment_config(args)
@@ -141,21 +139,12 @@ def main(args: argparse.Namespace) -> int:
             bar.update(1)
 
     set_threads(cfg.train.threads)
-    device = torch.device(cfg.train.device)
-    s = fold_seed(seed, 0)
-    torch.manual_seed(s)
-    model = create_model(
-        cfg.model.name,
-        num_classes=len(names),
-        in_channels=len(flows.channels),
-        **dict(cfg.model.kwargs),
-    ).to(device)
-    model = train_one_fold(
-        model,
-        torch.as_tensor(flows.x, device=device),
-        torch.as_tensor(flows.labels, device=device),
-        cfg.train,
-        seed=s,
+    # the one fit recipe (as a run's unit), on every subject, seeded as fold 0 of `seed`
+    model = fit(
+        cfg,
+        flows.x,
+        flows.labels,
+        seed=fold_seed(seed, 0),
         num_classes=len(names),
         on_epoch=on_epoch,
     )

@@ -3,9 +3,9 @@
 A grid is a list of configurations (TOML files or shipped presets, see ``featref/configs``), one
 of them the *reference*, and settings applied to all of them (seeds, data, training recipe). Every
 (config, seed, fold) unit of every configuration goes through **one** call of
-:func:`featref.evaluation.runner.run_jobs`, so all units share one pool of workers, and each data
-source is loaded once (configurations that differ only in channels or databases take views of the
-same loaded data). Runs are resumable per unit: rerunning the same grid computes only what is
+:func:`featref.evaluation.runner.execute_plan`, so all units share one pool of workers, and each
+data source is loaded once (configurations that differ only in channels or databases take views
+of the same loaded data). Runs are resumable per unit: rerunning the same grid computes only what is
 missing, and adding a seed or a configuration computes only the new units.
 
 Output folder::
@@ -39,9 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from featref.atomic import atomic_write_text
 from featref.config import CHANNELS, DataConfig, ExperimentConfig, load_config, resolved_config
 from featref.datasets.flowset import FlowSet
 from featref.errors import ConfigError
+from featref.evaluation import runner
+from featref.evaluation.runner import Job, RunPlan, plan_run
 
 __all__ = [
     "GridResult",
@@ -272,7 +275,6 @@ def build_jobs(
     once).
     """
     from featref.preprocess.sources import load_flows
-    from featref.evaluation.runner import Job
 
     loaded: dict[tuple, FlowSet] = {}
     views: dict[tuple, FlowSet] = {}
@@ -297,13 +299,15 @@ def build_jobs(
 
 @dataclass(frozen=True)
 class PreparedGrid:
-    """A resolved grid ready to run: configurations, reference and one job per configuration."""
+    """A resolved grid ready to run: configurations, reference, one job per configuration and
+    the run plan of all of them (computed once; the CLI prints it)."""
 
     named: list[tuple[str, ExperimentConfig]]
     reference: str
-    jobs: list
+    jobs: list[Job]
     out_dir: Path
     record: dict  # written to grid.json
+    plan: RunPlan
 
 
 def prepare_grid(
@@ -313,7 +317,7 @@ def prepare_grid(
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     command: str | None = None,
 ) -> PreparedGrid:
-    """Resolve the configurations and load the data (once per source); trains nothing.
+    """Resolve the configurations, load the data (once per source) and plan; trains nothing.
 
     Args:
         spec: The grid.
@@ -331,24 +335,23 @@ def prepare_grid(
         "overrides": _jsonable(_merge(spec.overrides, overrides or {})),
         "command": command,
     }
-    return PreparedGrid(named, reference, jobs, out, record)
+    return PreparedGrid(named, reference, jobs, out, record, plan_run(jobs))
 
 
 def execute_grid(
     prepared: PreparedGrid,
     *,
     workers: int = 1,
-    backend: str = "local",
+    backend: str | None = None,
+    executor: str | None = None,
     on_unit: Callable[[dict, float | None], None] | None = None,
     n_resamples: int = 10_000,
 ) -> GridResult:
-    """Run a prepared grid's units through one :func:`~featref.evaluation.runner.run_jobs` call,
-    then compare and write the tables. Arguments as in :func:`run_grid`."""
-    from featref.evaluation.runner import run_jobs
-
-    prepared.out_dir.mkdir(parents=True, exist_ok=True)
-    (prepared.out_dir / "grid.json").write_text(json.dumps(prepared.record, indent=2))
-    results = run_jobs(prepared.jobs, workers=workers, backend=backend, on_unit=on_unit)
+    """Run a prepared grid's plan through one :func:`~featref.evaluation.runner.execute_plan`
+    call, then compare and write the tables. Arguments as in :func:`run_grid`."""
+    atomic_write_text(prepared.out_dir / "grid.json", json.dumps(prepared.record, indent=2))
+    name = runner.executor_name(executor, backend)
+    results = runner.execute_plan(prepared.plan, executor=name, workers=workers, on_unit=on_unit)
     metrics = {name: r.metrics for (name, _), r in zip(prepared.named, results)}
     return summarise_grid(
         prepared.out_dir, prepared.named, prepared.reference, metrics, n_resamples=n_resamples
@@ -361,7 +364,8 @@ def run_grid(
     *,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     workers: int = 1,
-    backend: str = "local",
+    backend: str | None = None,
+    executor: str | None = None,
     command: str | None = None,
     on_unit: Callable[[dict, float | None], None] | None = None,
     n_resamples: int = 10_000,
@@ -374,8 +378,9 @@ def run_grid(
         overrides: Settings for every configuration, applied last (the command line's flags).
         workers: Worker processes shared by all configurations' units.
         backend: ``"local"`` or ``"ray"`` (see :func:`~featref.evaluation.runner.run_jobs`).
+        executor: An executor name (see :func:`~featref.evaluation.runner.run_jobs`).
         command: The command line, recorded in ``grid.json`` and every run folder.
-        on_unit: Progress callback of :func:`~featref.evaluation.runner.run_jobs` (its record
+        on_unit: Progress callback of :func:`~featref.evaluation.runner.execute_plan` (its record
             carries ``"job"``, the configuration's index in the grid).
         n_resamples: Bootstrap resamples of the paired comparison.
 
@@ -388,7 +393,12 @@ def run_grid(
     """
     prepared = prepare_grid(spec, out_dir, overrides=overrides, command=command)
     return execute_grid(
-        prepared, workers=workers, backend=backend, on_unit=on_unit, n_resamples=n_resamples
+        prepared,
+        workers=workers,
+        backend=backend,
+        executor=executor,
+        on_unit=on_unit,
+        n_resamples=n_resamples,
     )
 
 

@@ -9,30 +9,27 @@ leave-one-subject-out unit (seed, fold) does three things:
    predicts the held-out group; its score is the pooled UF1 (or UAR) over the inner predictions;
 2. **choice** -- the best combination (ties: the first in grid order);
 3. **outer training** -- a model with the chosen values is trained on *all* outer training
-   subjects and only then predicts the outer test subject (:func:`featref.evaluation.runner.
-   run_unit`).
+   subjects and only then predicts the outer test subject
+   (:func:`featref.evaluation.units.compute_unit` does the three steps).
 
 Honesty is structural: :func:`select_hyperparameters` receives a :class:`FlowSet` that holds only
 the outer training subjects, so the outer test subject cannot influence the choice (a test
 changes that subject's inputs and labels and checks that the choice and every inner score stay
-identical). The chosen values of every (seed, fold) are stored in the unit files and summarised in
-``selection.json`` and ``selection.csv`` in the run folder.
+identical). Every training, inner and outer, is :func:`featref.training.fit.fit_predict`. The chosen
+values of every (seed, fold) are stored in the unit files and summarised in ``selection.json``
+and ``selection.csv`` in the run folder (:func:`featref.evaluation.run_folder.write_selection`).
 
 Cost: ``len(candidates) * inner_folds + 1`` trainings per outer unit instead of 1.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import itertools
-import json
 import logging
 import warnings
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +37,9 @@ import numpy as np
 from featref.config import ExperimentConfig, SelectConfig
 from featref.datasets.flowset import FlowSet
 from featref.errors import ConfigError
+from featref.evaluation.metrics import uar, uf1
+from featref.training.fit import fit_predict
+from featref.training.loop import fold_seed
 
 __all__ = [
     "Selection",
@@ -47,9 +47,7 @@ __all__ = [
     "candidates",
     "inner_groups",
     "parse_select",
-    "run_nested_unit",
     "select_hyperparameters",
-    "write_selection",
 ]
 
 log = logging.getLogger(__name__)
@@ -173,38 +171,6 @@ def inner_groups(subjects: Sequence[str], inner_folds: int, seed: int) -> list[l
     return [sorted(shuffled[g::inner_folds]) for g in range(inner_folds)]
 
 
-def _train_and_predict(
-    train: FlowSet, x_test: np.ndarray, cfg: ExperimentConfig, seed: int
-) -> np.ndarray:
-    """Build a seeded model, train it on ``train`` only, return class predictions on ``x_test``."""
-    import torch
-
-    from featref.models import create_model
-    from featref.training.loop import predict, train_one_fold
-
-    device = torch.device(cfg.train.device)
-    torch.manual_seed(seed)
-    k = len(train.class_names)
-    try:
-        model = create_model(
-            cfg.model.name, num_classes=k, in_channels=len(train.channels), **dict(cfg.model.kwargs)
-        ).to(device)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"Model {cfg.model.name!r} rejects the keyword arguments {dict(cfg.model.kwargs)} "
-            f"(from [model.kwargs] and [select.grid]): {exc}"
-        ) from exc
-    model = train_one_fold(
-        model,
-        torch.as_tensor(train.x, device=device),
-        torch.as_tensor(train.labels, device=device),
-        cfg.train,
-        seed=seed,
-        num_classes=k,
-    )
-    return predict(model, torch.as_tensor(x_test, device=device))["probs"].argmax(1)
-
-
 def select_hyperparameters(train: FlowSet, cfg: ExperimentConfig, *, seed: int) -> Selection:
     """Choose hyperparameters by grouped k-fold over the subjects of ``train``.
 
@@ -221,9 +187,6 @@ def select_hyperparameters(train: FlowSet, cfg: ExperimentConfig, *, seed: int) 
         ConfigError: for an empty grid, fewer than two subjects, or a candidate the model or the
             training recipe rejects.
     """
-    from featref.evaluation.metrics import uar, uf1
-    from featref.training.loop import fold_seed
-
     sel = cfg.select
     if not sel.grid:
         raise ConfigError("Nested selection needs a non-empty [select.grid] (or --select).")
@@ -239,9 +202,16 @@ def select_hyperparameters(train: FlowSet, cfg: ExperimentConfig, *, seed: int) 
         y_pred: list[str] = []
         for g, held in enumerate(groups):
             mask = np.isin(subjects, held)
-            pred = _train_and_predict(
-                train.take(~mask), train.x[mask], cand, seed=fold_seed(seed, g)
+            inner = train.take(~mask)  # the held-out group is handed over only to predict
+            out = fit_predict(
+                cand,
+                inner.x,
+                inner.labels,
+                train.x[mask],
+                seed=fold_seed(seed, g),
+                num_classes=len(names),
             )
+            pred = out["probs"].argmax(1)
             y_true += [names[int(v)] for v in train.labels[mask]]
             y_pred += [names[int(v)] for v in pred]
         with warnings.catch_warnings():
@@ -256,64 +226,3 @@ def select_hyperparameters(train: FlowSet, cfg: ExperimentConfig, *, seed: int) 
         scores[best]["score"],
     )
     return Selection(chosen=combos[best], scores=scores, groups=groups, metric=sel.metric)
-
-
-def run_nested_unit(flows: FlowSet, cfg: ExperimentConfig, unit: Any, digest: str) -> dict:
-    """One outer (seed, fold) unit with nested selection; the runner calls this for ``[select]``.
-
-    Args:
-        flows: All samples (the outer fold decides which are training and test).
-        cfg: The configuration with a non-empty ``[select.grid]``.
-        unit: The :class:`~featref.evaluation.runner.Unit` (seed and outer fold).
-        digest: The run's config hash (stored in the unit record).
-
-    Returns:
-        The unit record of :func:`~featref.evaluation.runner.run_unit` for the chosen values,
-        plus ``"selection"`` (:meth:`Selection.record`).
-    """
-    from featref.evaluation.runner import run_unit
-    from featref.training.loop import fold_seed
-
-    index = {sid: i for i, sid in enumerate(flows.sample_ids)}
-    # Only the outer training subjects take part in the selection.
-    train = flows.take(np.array([index[s] for s in unit.fold.train_ids]))
-    selection = select_hyperparameters(train, cfg, seed=fold_seed(unit.seed, unit.fold.index))
-    rec = run_unit(flows, apply_values(cfg, selection.chosen), unit, digest)
-    rec["selection"] = selection.record()
-    return rec
-
-
-def write_selection(out_dir: str | Path, records: Mapping[tuple[int, int], dict], cfg) -> None:
-    """Write ``selection.json`` and ``selection.csv``: the chosen values of every outer unit.
-
-    Args:
-        out_dir: The run folder.
-        records: Finished unit records keyed by (seed, fold index), with ``"selection"``.
-        cfg: The run's configuration (its ``[select]`` section is recorded).
-    """
-    out = Path(out_dir)
-    keys = list(cfg.select.grid)
-    folds, rows = [], []
-    counts: dict[str, Counter] = {k: Counter() for k in keys}
-    for (seed, fold), rec in sorted(records.items()):
-        sel = rec.get("selection")
-        if sel is None:
-            continue
-        chosen = sel["chosen"]
-        best = max(c["score"] for c in sel["candidates"])
-        folds.append({"seed": seed, "fold": fold, "test_subject": rec["test_subject"], **sel})
-        rows.append([seed, fold, rec["test_subject"], *(chosen[k] for k in keys), best])
-        for k in keys:
-            counts[k][json.dumps(chosen[k])] += 1
-    summary = {
-        "grid": {k: list(v) for k, v in cfg.select.grid.items()},
-        "inner_folds": cfg.select.inner_folds,
-        "metric": cfg.select.metric,
-        "times_chosen": {k: {v: n for v, n in c.most_common()} for k, c in counts.items()},
-        "folds": folds,
-    }
-    (out / "selection.json").write_text(json.dumps(summary, indent=2))
-    with (out / "selection.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["seed", "fold", "test_subject", *keys, f"inner_{cfg.select.metric}"])
-        w.writerows(rows)
