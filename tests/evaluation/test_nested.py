@@ -10,6 +10,7 @@ import pytest
 
 import featref.preprocess.sources as sources
 from featref.cli import main
+from featref.cli.options import parse_select
 from featref.config import SelectConfig, load_config, resolved_config
 from featref.datasets.flowset import FlowSet
 from featref.errors import ConfigError
@@ -17,7 +18,6 @@ from featref.evaluation.nested import (
     apply_values,
     candidates,
     inner_groups,
-    parse_select,
     select_hyperparameters,
 )
 from featref.evaluation.protocols import LeaveOneSubjectOut

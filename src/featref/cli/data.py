@@ -15,6 +15,7 @@ __all__ = ["register"]
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``list-datasets`` and ``check-data`` subcommands."""
     from featref.cli import HelpFormatter
+    from featref.cli.options import add_reader_args
     from featref.datasets import DATASETS  # light: no torch, no OpenCV
 
     p = subparsers.add_parser(
@@ -53,29 +54,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         action="store_true",
         help="treat data-quality warnings (e.g. apex outside onset-offset) as errors",
     )
-    p.add_argument(
-        "--coding",
-        type=str,
-        choices=("2014", "2019"),
-        default=argparse.SUPPRESS,
-        help="CASME II coding spreadsheet: 2014 (2014-05-08, used when not given) or 2019 "
-        "(2019-07-01)",
-    )
-    p.add_argument(
-        "--layout",
-        type=str,
-        choices=("raw", "cropped"),
-        default=argparse.SUPPRESS,
-        help="CASME II frames: raw (CASME2_RAW_selected/, used when not given) or cropped "
-        "(Cropped/)",
-    )
-    p.add_argument(
-        "--ground-truth",
-        type=Path,
-        default=None,
-        help="megc2019: the official combined_3class_gt.csv; None: <data-dir>/megc2019/"
-        "combined_3class_gt.csv if present, else the official counts only",
-    )
+    add_reader_args(p)
     p.set_defaults(func=_check_data)
 
 
@@ -89,25 +68,6 @@ def _list_datasets(args: argparse.Namespace) -> int:
     for name, cls in DATASETS.items():
         print(f"{name:<{width}}  {cls.title}")
     return 0
-
-
-def _reader(args: argparse.Namespace):
-    from featref.datasets import Casme2, dataset_root, get_dataset
-    from featref.errors import ConfigError
-
-    casme2_opts = {k: getattr(args, k) for k in ("coding", "layout") if hasattr(args, k)}
-    if casme2_opts and args.dataset not in ("casme2", "megc2019"):
-        flags = ", ".join(f"--{k}" for k in casme2_opts)
-        raise ConfigError(f"{flags} only apply to casme2 and megc2019, not {args.dataset!r}.")
-    if args.ground_truth is not None and args.dataset != "megc2019":
-        raise ConfigError(f"--ground-truth only applies to megc2019, not {args.dataset!r}.")
-    if args.dataset == "casme2":
-        return get_dataset("casme2", args.data_dir, **casme2_opts)
-    if args.dataset == "megc2019":
-        root = Path(dataset_root("megc2019", args.data_dir))
-        casme2 = Casme2(root / "casme2", **casme2_opts) if casme2_opts else None
-        return get_dataset("megc2019", root, ground_truth=args.ground_truth, casme2=casme2)
-    return get_dataset(args.dataset, args.data_dir)
 
 
 def _table(rows: list[tuple[str, str]]) -> list[str]:
@@ -135,10 +95,11 @@ def _table(rows: list[tuple[str, str]]) -> list[str]:
 def _check_data(args: argparse.Namespace) -> int:
     import warnings
 
+    from featref.cli.options import reader_from_args
     from featref.datasets.composite import Megc2019Composite
     from featref.errors import AnnotationError, DataQualityWarning
 
-    reader = _reader(args)
+    reader = reader_from_args(args)
     composite = isinstance(reader, Megc2019Composite)
     parts = list(reader.readers.values()) if composite else [reader]
     with warnings.catch_warnings(record=True) as caught:

@@ -45,6 +45,7 @@ _SAMPLE_CLASSES = ("surprise", "positive", "negative")
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``demo`` subcommand."""
     from featref.cli import HelpFormatter
+    from featref.cli.options import add_workers_args
 
     p = sub.add_parser(
         "demo",
@@ -73,11 +74,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "--seeds", type=str, default="0", help="comma-separated training seeds, e.g. 0,1,2"
     )
     p.add_argument("--epochs", type=int, default=15, help="epochs per fold (fixed schedule)")
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="worker processes for generation, flow and folds (None: one per CPU core)",
+    add_workers_args(
+        p, workers_help="worker processes for generation, flow and folds (None: one per CPU core)"
     )
     p.add_argument(
         "--shuffle-labels",
@@ -96,12 +94,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         action=argparse.BooleanOptionalAction,
         default=True,
         help="write the HTML/Markdown report of the run",
-    )
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="show progress bars (default: when stderr is a terminal)",
     )
     p.set_defaults(func=main)
 
@@ -136,7 +128,7 @@ def main(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from featref.cli.run import format_summary
+    from featref.cli.options import format_summary
     from featref.config import load_config
     from featref.datasets import Casme2
     from featref.datasets.synthetic import SyntheticConfig, write_casme2

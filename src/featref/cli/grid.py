@@ -7,6 +7,17 @@ import os
 import sys
 from pathlib import Path
 
+from featref.cli.options import (
+    add_data_train_args,
+    add_execution_args,
+    add_executor_arg,
+    backend_session,
+    check_backend,
+    config_overrides,
+    describe_executor,
+    executor_choice,
+)
+
 DESCRIPTION = """\
 Runs every configuration x seed leave-one-subject-out under the same protocol (same data, seeds,
 folds and training recipe), all units on one pool of workers with each data source loaded once,
@@ -34,7 +45,6 @@ Examples:
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     from featref.cli import HelpFormatter
-    from featref.cli.run import add_data_train_args, add_execution_args, add_executor_arg
 
     p = sub.add_parser(
         "grid",
@@ -78,61 +88,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=main)
 
 
-def add_select_args(p: argparse.ArgumentParser) -> None:
-    """``--select`` / ``--inner-folds``: nested leave-one-subject-out hyperparameter selection."""
-    p.add_argument(
-        "--select",
-        type=str,
-        action="append",
-        default=[],
-        metavar="KEY=V1,V2",
-        help="choose KEY among the values by nested leave-one-subject-out (inner folds over the "
-        "training subjects only), repeatable; KEY is a [train] key (lr, epochs, weight_decay, "
-        "batch_size, lr_schedule, class_weighting) or model.<kwarg> (e.g. model.proposal_weight)",
-    )
-    p.add_argument(
-        "--inner-folds",
-        type=int,
-        default=None,
-        help="inner grouped k-fold over training subjects for --select (0 = leave-one-subject-out;"
-        " default from config: 4)",
-    )
-
-
-def select_overrides(args: argparse.Namespace) -> dict:
-    """The ``[select]`` overrides of ``--select`` and ``--inner-folds``."""
-    from featref.evaluation.nested import parse_select
-
-    return {"grid": parse_select(args.select), "inner_folds": args.inner_folds}
-
-
-def _overrides(args: argparse.Namespace) -> dict:
-    split = lambda s: tuple(v.strip() for v in s.split(",") if v.strip()) if s else None  # noqa: E731
-    return {
-        "data": {
-            "source": args.data,
-            "data_dir": args.data_dir,
-            "databases": split(args.databases),
-        },
-        "train": {
-            "seeds": tuple(int(s) for s in split(args.seeds)) if args.seeds else None,
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
-            "device": args.device,
-            "threads": args.threads,
-        },
-        "select": select_overrides(args),
-    }
-
-
 def main(args: argparse.Namespace) -> int:
-    from featref.cli.run import (
-        backend_session,
-        check_backend,
-        describe_executor,
-        executor_choice,
-    )
     from featref.errors import ConfigError
     from featref.evaluation.grid import GridSpec, execute_grid, load_grid_file, prepare_grid
 
@@ -143,7 +99,7 @@ def main(args: argparse.Namespace) -> int:
         spec = GridSpec(tuple(args.configs), spec.reference, spec.overrides)
     if args.reference:
         spec = GridSpec(spec.configs, args.reference, spec.overrides)
-    overrides = _overrides(args)
+    overrides = config_overrides(args)
     check_backend(args)
     executor = executor_choice(args)
     command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None

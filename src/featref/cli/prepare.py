@@ -14,7 +14,7 @@ CACHE_ENV = "FEATREF_CACHE_DIR"
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``prepare`` subcommand."""
     from featref.cli import HelpFormatter
-    from featref.cli.run import add_backend_args
+    from featref.cli.options import add_backend_args, add_reader_args, add_workers_args
     from featref.datasets import DATASETS  # light: no torch, no OpenCV
     from featref.preprocess.config import (
         APEX_FALLBACKS,
@@ -47,19 +47,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         default=None,
         help=f"cache root (default ${CACHE_ENV}, else ~/.cache/featref)",
     )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="worker processes (with --backend ray: CPUs of a local Ray instance)",
+    add_workers_args(
+        p, workers_help="worker processes (with --backend ray: CPUs of a local Ray instance)"
     )
+    p.set_defaults(workers=1)
     add_backend_args(p)
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="show a progress bar (default: only when stderr is a terminal)",
-    )
     p.add_argument(
         "--face-backend",
         type=str,
@@ -120,26 +112,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="classes: megc2019 (negative/positive/surprise), own (the database's emotions); "
         "auto = megc2019 for the composite, else own",
     )
-    p.add_argument(
-        "--coding",
-        type=str,
-        choices=("2014", "2019"),
-        default=argparse.SUPPRESS,  # absent unless given (featref.cli.data._reader)
-        help="CASME II coding spreadsheet: 2014-05-08 or 2019-07-01 (default 2014)",
-    )
-    p.add_argument(
-        "--layout",
-        type=str,
-        choices=("raw", "cropped"),
-        default=argparse.SUPPRESS,  # absent unless given (featref.cli.data._reader)
-        help="CASME II frames: CASME2_RAW_selected/ (raw) or Cropped/ (default raw)",
-    )
-    p.add_argument(
-        "--ground-truth",
-        type=Path,
-        default=None,
-        help="megc2019: official combined_3class_gt.csv (default <data-dir>/megc2019/ if present)",
-    )
+    add_reader_args(p)
     p.set_defaults(func=_prepare)
 
 
@@ -159,8 +132,7 @@ def _defaults() -> dict:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from featref.cli.data import _reader
-    from featref.cli.run import backend_session, check_backend
+    from featref.cli.options import backend_session, check_backend, reader_from_args
     from featref.errors import ConfigError
     from featref.preprocess.config import PreprocessConfig
     from featref.preprocess.pipeline import prepare
@@ -172,7 +144,7 @@ def _prepare(args: argparse.Namespace) -> int:
     cache_dir = args.cache_dir or Path(
         os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "featref"
     )
-    reader = _reader(args)
+    reader = reader_from_args(args)
     scheme = None if args.label_scheme == "auto" else args.label_scheme
     with backend_session(args, args.workers):
         result = prepare(

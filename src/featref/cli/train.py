@@ -30,7 +30,7 @@ Examples:
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the ``train`` subcommand."""
     from featref.cli import HelpFormatter
-    from featref.cli.run import add_experiment_args
+    from featref.cli.options import add_experiment_args
 
     p = sub.add_parser(
         "train",
@@ -96,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
     """Handler of ``featref train``."""
     import dataclasses
 
-    from featref.cli.run import experiment_config
+    from featref.cli.options import experiment_config
     from featref.config import resolved_config
     from featref.errors import ConfigError
     from featref.preprocess.sources import load_flows

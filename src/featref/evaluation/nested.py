@@ -46,7 +46,6 @@ __all__ = [
     "apply_values",
     "candidates",
     "inner_groups",
-    "parse_select",
     "select_hyperparameters",
 ]
 
@@ -70,44 +69,6 @@ class Selection:
             "inner_groups": self.groups,
             "candidates": self.scores,
         }
-
-
-def _literal(text: str) -> Any:
-    import tomllib
-
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def parse_select(items: Sequence[str]) -> dict[str, list]:
-    """Parse ``--select`` flags into a ``[select.grid]`` table.
-
-    Args:
-        items: Strings ``KEY=V1,V2,...``; values are TOML literals (numbers, true/false) or bare
-            strings.
-
-    Returns:
-        ``{key: [values]}``, later flags replacing earlier ones with the same key.
-
-    Raises:
-        ConfigError: for an item without ``=`` or without values.
-
-    Example:
-        >>> parse_select(["lr=1e-3,3e-3", "model.fusion=concat,sum"])
-        {'lr': [0.001, 0.003], 'model.fusion': ['concat', 'sum']}
-    """
-    out: dict[str, list] = {}
-    for item in items:
-        key, sep, values = item.partition("=")
-        vals = [_literal(v.strip()) for v in values.split(",") if v.strip()]
-        if not sep or not key.strip() or not vals:
-            raise ConfigError(
-                f"--select must look like KEY=V1,V2 (e.g. lr=1e-3,3e-3). Got {item!r}."
-            )
-        out[key.strip().replace("-", "_")] = vals
-    return out
 
 
 def candidates(grid: Mapping[str, Sequence]) -> list[dict[str, Any]]:
