@@ -40,7 +40,7 @@ import numpy as np
 from featref.atomic import atomic_write_bytes
 from featref.datasets.flowset import FlowSet
 from featref.errors import CacheError, ConfigError
-from featref.preprocess.config import PreprocessConfig
+from featref.preprocess.config import PREPROCESS_VERSION, PreprocessConfig, hash_config
 
 __all__ = [
     "MANIFEST",
@@ -61,8 +61,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Version of the preprocessing output; part of every config hash.
-PREPROCESS_VERSION = 1
 MANIFEST = "manifest.json"
 FORMAT = "featref-prepared"
 _ENTRY_KEYS = {"flow", "sample_id", "key", "checksum", "meta"}
@@ -70,14 +68,6 @@ _ENTRY_KEYS = {"flow", "sample_id", "key", "checksum", "meta"}
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def hash_config(config: Mapping[str, Any]) -> str:
-    """16-hex-digit hash of the preprocessing settings (canonical JSON) and the version."""
-    blob = json.dumps(
-        {"config": config, "preprocess_version": PREPROCESS_VERSION}, sort_keys=True
-    ).encode()
-    return _sha(blob)[:16]
 
 
 def input_fingerprint(paths: Iterable[str | os.PathLike]) -> str:

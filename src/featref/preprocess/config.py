@@ -8,6 +8,9 @@ checkpoint's or prepared folder's settings, without importing the batch driver.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +21,14 @@ __all__ = [
     "APEX_MODES",
     "FACE_BACKEND_NAMES",
     "NORMALISATIONS",
+    "PREPROCESS_VERSION",
     "PreprocessConfig",
+    "hash_config",
 ]
+
+#: Version of the preprocessing output; part of every config hash. Bump it (and note it in
+#: ``CHANGELOG.md``) whenever the output would change for the same settings.
+PREPROCESS_VERSION = 1
 
 #: Face backends by name (:data:`featref.preprocess.faces.FACE_BACKENDS` holds their classes).
 FACE_BACKEND_NAMES: tuple[str, ...] = ("haar", "mediapipe", "dlib")
@@ -34,6 +43,14 @@ _FLOW_KEYS = (
     "tau", "lam", "theta", "nscales", "warps", "epsilon", "inner_iterations",
     "outer_iterations", "scale_step", "gamma", "median_filtering",
 )  # fmt: skip
+
+
+def hash_config(config: Mapping[str, Any]) -> str:
+    """16-hex-digit hash of the preprocessing settings (canonical JSON) and the version."""
+    blob = json.dumps(
+        {"config": config, "preprocess_version": PREPROCESS_VERSION}, sort_keys=True
+    ).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -113,8 +130,6 @@ class PreprocessConfig:
 
     def config_hash(self) -> str:
         """Hash of these settings and ``PREPROCESS_VERSION`` (names the cache folder)."""
-        from featref.preprocess.cache import hash_config
-
         return hash_config(self.to_dict())
 
     @classmethod
