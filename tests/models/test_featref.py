@@ -74,6 +74,18 @@ def test_default_reading_is_the_registered_default() -> None:
     assert legacy.branches[0].saliency is None
 
 
+def test_initialisation() -> None:
+    """He init (zero bias) for the layers before a ReLU; the legacy reading keeps PyTorch's."""
+    model = create_model("featref", num_classes=3)
+    first = model.streams[0].body[0].branch1[0]
+    assert torch.equal(first.bias, torch.zeros_like(first.bias))
+    assert torch.equal(model.branches[0].fc[0].bias, torch.zeros(64))
+    assert not torch.equal(model.classifier.bias, torch.zeros(3))  # before the softmax: default
+    assert not torch.equal(model.branches[0].saliency.bias, torch.zeros(1))  # before a sigmoid
+    legacy = create_model("featref_legacy", num_classes=3)
+    assert not torch.equal(legacy.streams[0].body[0].branch1[0].bias, torch.zeros(6))
+
+
 def test_proposal_off_has_no_proposal_logits_and_no_lambda() -> None:
     model = create_model("featref", num_classes=5, proposal=False).eval()
     with torch.no_grad():
@@ -176,6 +188,7 @@ def test_branch_dropout_acts_on_each_expression_specific_feature() -> None:
         ({"branch_width": 0}, "`branch_width`.*out of range"),
         ({"shared_fc": 1024}, "set branch_channels=0 and spatial_attention=false"),
         ({"add_proposal_logits": True, "proposal": False}, "needs the proposal module"),
+        ({"init": "xavier"}, "`init`.*must be one of"),
     ],
 )
 def test_invalid_options_are_refused(kwargs: dict, match: str) -> None:

@@ -174,15 +174,16 @@ def test_collapsing_reading_equals_a_shared_only_head(key: str) -> None:
 # distinct: non-zero curvature where every ReLU keeps its pattern
 
 
-#: Rounding level of a second difference of float64 logits (h = 1e-4 along a line of length ~|S|)
-NOISE = 1e-14
+#: Rounding level of a second difference of float64 logits, relative to the logits' size
+#: (h = 1e-4 along a line of length ~|S|)
+NOISE = 1e-13
 
 
 def _second_differences(model: FeatRef, n: int = 48, h: float = 1e-4) -> torch.Tensor:
     """Max |second difference| of the logits at triples (t, t+h, t+2h) with constant ReLU pattern.
 
-    Returns the values for the triples where no ReLU of the head changes state (the head is then
-    analytic on the triple's interval).
+    Returns the values, relative to the largest logit on the line, for the triples where no ReLU
+    of the head changes state (the head is then analytic on the triple's interval).
     """
     s0 = _shared(model)
     gen = torch.Generator().manual_seed(2)
@@ -204,7 +205,7 @@ def _second_differences(model: FeatRef, n: int = 48, h: float = 1e-4) -> torch.T
             hook.remove()
     pattern = torch.cat(masks, 1).view(n, 3, -1)
     constant = (pattern == pattern[:, :1]).all(2).all(1)  # (n,)
-    d2 = (logits[:, 2] - 2 * logits[:, 1] + logits[:, 0]).abs().amax(1)
+    d2 = (logits[:, 2] - 2 * logits[:, 1] + logits[:, 0]).abs().amax(1) / logits.abs().max()
     assert constant.sum() >= n // 4, "too few triples without a ReLU change; shorten the line"
     return d2[constant]
 
@@ -214,13 +215,13 @@ def test_shared_only_head_is_piecewise_affine() -> None:
     for branch_channels in (32, 0):
         torch.manual_seed(0)
         model = FeatRef(branch_channels=branch_channels, proposal=False).double().eval()
-        assert _second_differences(model).max() < NOISE  # observed ~1e-15
+        assert _second_differences(model).max() < NOISE  # observed <= 2e-14
 
 
 @pytest.mark.parametrize("key", DISTINCT)
 def test_distinct_reading_is_not_piecewise_affine(key: str) -> None:
     d2 = _second_differences(_build(READINGS[key]))
-    assert (d2 > 2 * NOISE).float().mean() > 0.9, d2  # observed >= 2e-13
+    assert (d2 > 10 * NOISE).float().mean() > 0.9, d2  # observed >= 2e-11
 
 
 def _grads(model: FeatRef, loss: str) -> dict[str, torch.Tensor | None]:

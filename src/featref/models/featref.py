@@ -46,6 +46,7 @@ from featref.models.layers import InceptionStream
 __all__ = [
     "ATTENTIONS",
     "FUSIONS",
+    "INITS",
     "PROPOSAL_INPUTS",
     "ExpressionBranch",
     "FeatRef",
@@ -59,6 +60,8 @@ FUSIONS: tuple[str, ...] = ("concat", "sum", "attention_sum")
 #: What the attention factor alpha_k is: sigmoid of the proposal logit (supervised by the
 #: proposal loss), an unsupervised sigmoid gate (legacy), or none (alpha_k = 1). [inferred]
 ATTENTIONS: tuple[str, ...] = ("proposal", "gate", "none")
+#: Initialisation of the layers followed by a ReLU. [inferred]
+INITS: tuple[str, ...] = ("kaiming", "torch")
 #: Which feature the proposal head reads: after every attention before it, or before any.
 PROPOSAL_INPUTS: tuple[str, ...] = ("attended", "unattended")
 
@@ -169,6 +172,10 @@ class FeatRef(MerModel):
             ``spatial_attention``, ``proposal_input`` and ``fusion`` then have nothing to act on.
         dropout: Dropout before the classifier. [inferred]
         branch_dropout: Dropout on each expression-specific feature f_k. [inferred]
+        init: ``"kaiming"``: He et al.'s fan-in normal initialisation (zero bias) of every layer
+            followed by a ReLU; ``"torch"``: PyTorch's default everywhere (the legacy reading's).
+            With PyTorch's default the small shared features made the default reading learn
+            slowly (training accuracy 0.31 vs 0.90 after 12 epochs on the synthetic set). [inferred]
 
     Raises:
         ConfigError: (a ``ValueError``) for an option outside its choices or range, or
@@ -194,6 +201,7 @@ class FeatRef(MerModel):
         proposal: bool = True,
         dropout: float = 0.5,
         branch_dropout: float = 0.0,
+        init: str = "kaiming",
     ) -> None:
         super().__init__()
         _check_options(
@@ -208,6 +216,7 @@ class FeatRef(MerModel):
             add_proposal_logits=add_proposal_logits,
             dropout=dropout,
             branch_dropout=branch_dropout,
+            init=init,
         )
         self.num_classes = num_classes
         self.fusion = fusion
@@ -257,6 +266,24 @@ class FeatRef(MerModel):
         self.branch_dropout = nn.Dropout(branch_dropout)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(fused, num_classes)
+        if init == "kaiming":
+            self._init_relu_layers()
+
+    def _init_relu_layers(self) -> None:
+        # He et al. (2015) fan-in normal init, zero bias, for every layer followed by a ReLU (the
+        # streams, the branch refinement and FC, shared_fc, the shared-only head); the layers
+        # before a sigmoid or the softmax keep PyTorch's default. [inferred]
+        parts = [self.streams, self.shared_fc]
+        if self.proposal:
+            parts += [m for b in self.branches for m in (b.reduce, b.fc)]
+        else:
+            parts.append(self.shared_head)
+        for part in parts:
+            for m in part.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Expression-shared features: (B, S, 28, 28) -> (B, S * 64, 7, 7)."""
@@ -347,6 +374,7 @@ def _check_options(
     add_proposal_logits: bool,
     dropout: float,
     branch_dropout: float,
+    init: object,
 ) -> None:
     where = "FeatRef (model keyword arguments, [model.kwargs] or --model-arg)"
     if isinstance(attention, bool):
@@ -355,11 +383,17 @@ def _check_options(
             f"Got {attention!r}: write attention='none' for the old attention=false, "
             "'gate' for the legacy unsupervised gate."
         )
-    choices = {"attention": ATTENTIONS, "proposal_input": PROPOSAL_INPUTS, "fusion": FUSIONS}
+    choices = {
+        "attention": ATTENTIONS,
+        "proposal_input": PROPOSAL_INPUTS,
+        "fusion": FUSIONS,
+        "init": INITS,
+    }
     for key, value in (
         ("attention", attention),
         ("proposal_input", proposal_input),
         ("fusion", fusion),
+        ("init", init),
     ):
         if value not in choices[key]:
             raise ConfigError(
@@ -401,6 +435,7 @@ LEGACY_KWARGS: dict[str, object] = {
     "spatial_attention": False,
     "attention": "gate",
     "proposal_input": "unattended",
+    "init": "torch",
 }
 
 
