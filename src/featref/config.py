@@ -94,6 +94,7 @@ class TrainConfig:
     flip: bool = False  # [inferred] mirror half the samples per epoch (exact for flow: u -> 1 - u)
     mixup: float = 0.0  # [inferred] mixup Beta(a, a) parameter a; 0 = off
     ema_decay: float = 0.0  # [inferred] predict with an exponential moving average of the weights
+    ensemble_size: int = 0  # models per fold-batched ensemble (--executor batched); 0 = one seed
 
     def __post_init__(self) -> None:
         _check_fields(self, "train")
@@ -108,6 +109,7 @@ class TrainConfig:
             "class_weight_power": self.class_weight_power >= 0,
             "mixup": self.mixup >= 0,
             "ema_decay": 0 <= self.ema_decay < 1,
+            "ensemble_size": self.ensemble_size >= 0,
         }
         for key, ok in checks.items():
             if not ok:

@@ -11,13 +11,19 @@ arrives, so a ``kill -9`` loses only the units in flight, and a rerun computes o
 * ``"pool"``: ``workers`` spawned processes, each with ``threads`` torch/OpenCV threads; each
   job's data travel once per worker (a per-worker cache keyed by job), the units one by one;
   with one worker or one unit it runs in this process;
+* ``"batched"``: the units of each fixed chunk (``[train] ensemble_size``; 0 = all folds of a
+  seed) trained together as one fold-batched ensemble (:mod:`featref.training.ensemble`) in this
+  process; nested selection and unbatchable models run unit by unit;
 * ``"ray"``: one Ray task per unit (1 CPU, ``threads`` threads) on the current Ray connection,
   else on a local Ray instance with ``workers`` CPUs started for the duration; each job's data go
   to the object store once. Worker nodes need no shared file system: records come back to the
   driver. A lost worker costs its task, which Ray retries elsewhere (see ``docs/ray.md``).
 
-Results do not depend on the executor: a unit is deterministic given (config, seed, fold), and
-every executor runs :func:`featref.evaluation.units.compute_unit` with the same thread count.
+A unit is deterministic given (config, seed, fold) and the executor: ``inprocess``, ``pool`` and
+``ray`` all run :func:`featref.evaluation.units.compute_unit` and give identical records;
+``batched`` gives each (seed, fold) model the same initial weights, batches and augmentation draws,
+but its dropout masks come from its chunk's random stream, so its records differ from theirs by
+the dropout noise only (statistically equivalent; see docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from featref import _ray
+from featref.config import ExperimentConfig
 from featref.evaluation import units
-from featref.evaluation.units import Unit, UnitJob, UnitRecord
+from featref.evaluation.protocols import Fold, LeaveOneSubjectOut
+from featref.evaluation.units import Unit, UnitJob, UnitRecord, batchable
 from featref.training.loop import set_threads
 
 __all__ = [
@@ -39,6 +47,8 @@ __all__ = [
     "Executor",
     "Finished",
     "WorkItem",
+    "chunk_of",
+    "run_batched",
     "run_inprocess",
     "run_pool",
     "run_ray",
@@ -134,11 +144,67 @@ def run_ray(work: list[WorkItem], *, workers: int, threads: int = 1) -> Iterator
             yield Finished(work[i], rec)
 
 
+def chunk_of(cfg: ExperimentConfig, unit: Unit, n_folds: int) -> int:
+    """The fixed chunk of a unit in the fold-batched executor.
+
+    Units are ordered (seed position, fold index) and cut into chunks of ``[train]
+    ensemble_size`` (0: all folds of one seed). The chunks depend only on the configuration, so a
+    resumed run trains exactly the ensembles an uninterrupted one would have trained.
+    """
+    size = cfg.train.ensemble_size or n_folds
+    return (list(cfg.train.seeds).index(unit.seed) * n_folds + unit.fold.index) // size
+
+
+def run_batched(work: list[WorkItem], *, workers: int = 1, threads: int = 1) -> Iterator[Finished]:
+    """Train each chunk of units as one fold-batched ensemble in this process.
+
+    A chunk with any pending unit is trained whole (its finished units too, whose records are
+    then not yielded again), so every unit's result is that of its fixed chunk. Nested selection
+    and models that cannot be batched (BatchNorm running statistics) run unit by unit instead.
+    ``workers`` is ignored: one process, ``threads`` threads.
+    """
+    set_threads(threads)
+    per_unit: list[WorkItem] = []
+    chunks: dict[tuple[int, int], list[WorkItem]] = {}
+    folds_by_key: dict[int, list[Fold]] = {}
+    for item in work:
+        cfg, flows = item.job.cfg, item.job.flows
+        if item.key not in folds_by_key:
+            folds_by_key[item.key] = list(
+                LeaveOneSubjectOut().split(flows.sample_ids, flows.subjects)
+            )
+        if cfg.select.grid or not batchable(cfg.model, flows):
+            per_unit.append(item)
+            continue
+        c = chunk_of(cfg, item.unit, len(folds_by_key[item.key]))
+        chunks.setdefault((item.key, c), []).append(item)
+    if per_unit:
+        log.info(
+            "%d units run one by one (nested selection or an unbatchable model).", len(per_unit)
+        )
+        yield from run_inprocess(per_unit, threads=threads)
+    for (key, c), items in chunks.items():
+        job = items[0].job
+        folds = folds_by_key[key]
+        members = [
+            Unit(seed, fold)
+            for seed in job.cfg.train.seeds
+            for fold in folds
+            if chunk_of(job.cfg, Unit(seed, fold), len(folds)) == c
+        ]
+        wanted = {(it.unit.seed, it.unit.fold.index): it for it in items}
+        for unit, rec in zip(members, units.compute_units(job, members)):
+            item = wanted.get((unit.seed, unit.fold.index))
+            if item is not None:
+                yield Finished(item, rec)
+
+
 #: Executors by name (``--executor``).
 EXECUTORS: dict[str, Executor] = {
     "inprocess": run_inprocess,
     "pool": run_pool,
     "ray": run_ray,
+    "batched": run_batched,
 }
 
 #: The executor used when none is named (``--backend local`` or neither option).

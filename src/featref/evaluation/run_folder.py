@@ -76,7 +76,7 @@ def config_hash(cfg: ExperimentConfig, flows: FlowSet) -> str:
     (:data:`featref.config.HASH_OMIT_AT_DEFAULT`), so older run folders keep their hash.
     """
     conf = hashed_config(cfg)
-    for key in ("seeds", "threads"):
+    for key in ("seeds", "threads", "ensemble_size"):  # how, not what, is computed
         conf["train"].pop(key, None)
     conf["data"]["data_dir"] = None  # None, not removed: keeps the hashes of earlier runs
     h = hashlib.sha256(json.dumps(conf, sort_keys=True).encode())

@@ -23,9 +23,11 @@ import numpy as np
 
 from featref.config import ExperimentConfig
 from featref.datasets.flowset import FlowSet
+from featref.errors import ConfigError
 from featref.evaluation.nested import apply_values, select_hyperparameters
 from featref.evaluation.protocols import Fold
-from featref.training.fit import fit_predict
+from featref.training.ensemble import check_batchable
+from featref.training.fit import build_model, fit_predict, fit_predict_many
 from featref.training.loop import EXTRA_OUTPUTS, fold_seed
 
 __all__ = [
@@ -33,8 +35,10 @@ __all__ = [
     "Unit",
     "UnitJob",
     "UnitRecord",
+    "batchable",
     "check_record",
     "compute_unit",
+    "compute_units",
     "unit_record",
 ]
 
@@ -122,6 +126,50 @@ def compute_unit(job: UnitJob, unit: Unit) -> UnitRecord:
     if selection is not None:
         rec["selection"] = selection.record()
     return rec
+
+
+def batchable(model_cfg, flows: FlowSet) -> bool:
+    """Whether the model of ``[model]`` can be trained in a fold-batched ensemble."""
+    model = build_model(
+        model_cfg, num_classes=len(flows.class_names), in_channels=len(flows.channels)
+    )
+    try:
+        check_batchable(model)
+    except ConfigError:
+        return False
+    return True
+
+
+def compute_units(job: UnitJob, todo: list[Unit]) -> list[UnitRecord]:
+    """Train the units ``todo`` of one job together as one fold-batched ensemble, then predict.
+
+    Each unit's model trains on its fold's training subjects only and predicts its test subject
+    after all training returned (:func:`featref.training.fit.fit_predict_many`).
+
+    Returns:
+        One record per unit, in order.
+    """
+    flows, cfg = job.flows, job.cfg
+    index = {sid: i for i, sid in enumerate(flows.sample_ids)}
+    trains = [np.array([index[s] for s in u.fold.train_ids]) for u in todo]
+    tests = [np.array([index[s] for s in u.fold.test_ids]) for u in todo]
+    epochs: list[list[dict]] = [[] for _ in todo]
+    t0 = time.perf_counter()
+    outs = fit_predict_many(
+        cfg,
+        flows.x,
+        flows.labels,
+        trains,
+        tests,
+        seeds=[fold_seed(u.seed, u.fold.index) for u in todo],
+        num_classes=len(flows.class_names),
+        on_epoch=lambda m, e: epochs[m].append(e),
+    )
+    share = (time.perf_counter() - t0) / len(todo)  # the ensemble's time, shared out
+    return [
+        unit_record(job, u, test, out, ep, share)
+        for u, test, out, ep in zip(todo, tests, outs, epochs)
+    ]
 
 
 def unit_record(

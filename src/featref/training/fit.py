@@ -19,9 +19,11 @@ from featref.config import ExperimentConfig, ModelConfig
 from featref.errors import ConfigError
 from featref.models import create_model, list_models
 from featref.models.base import MerModel
+from featref.training.ensemble import Member, train_ensemble
 from featref.training.loop import predict, train_one_fold
+from featref.training.recipe import mirror_negated
 
-__all__ = ["build_model", "fit", "fit_predict"]
+__all__ = ["build_model", "fit", "fit_predict", "fit_predict_many"]
 
 
 def build_model(model_cfg: ModelConfig, *, num_classes: int, in_channels: int) -> MerModel:
@@ -102,8 +104,51 @@ def fit(
         cfg.train,
         seed=seed,
         num_classes=num_classes,
+        negate_channels=mirror_negated(cfg.data.channels),
         on_epoch=on_epoch,
     )
+
+
+def fit_predict_many(
+    cfg: ExperimentConfig,
+    x: np.ndarray,
+    y: np.ndarray,
+    train_index: list[np.ndarray],
+    test_index: list[np.ndarray],
+    *,
+    seeds: list[int],
+    num_classes: int,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """:func:`fit_predict` for many models at once, as one fold-batched ensemble.
+
+    Model ``i`` is seeded with ``seeds[i]`` exactly as :func:`fit` seeds it (same initial weights,
+    batch order and augmentation draws), trained on ``x[train_index[i]]`` only
+    (:func:`featref.training.ensemble.train_ensemble` gathers each model's batches from its own
+    indices), and only then predicts ``x[test_index[i]]``.
+
+    Returns:
+        One :func:`~featref.training.loop.predict` output per model.
+    """
+    device = torch.device(cfg.train.device)
+    models = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        models.append(build_model(cfg.model, num_classes=num_classes, in_channels=x.shape[1]))
+    models = [m.to(device) for m in models]
+    xt = torch.as_tensor(x, device=device)
+    members = [Member(seed, idx) for seed, idx in zip(seeds, train_index)]
+    models = train_ensemble(
+        models,
+        xt,
+        torch.as_tensor(y, device=device),
+        members,
+        cfg.train,
+        num_classes=num_classes,
+        negate_channels=mirror_negated(cfg.data.channels),
+        on_epoch=on_epoch,
+    )
+    return [predict(m, xt[torch.as_tensor(t, device=device)]) for m, t in zip(models, test_index)]
 
 
 def fit_predict(

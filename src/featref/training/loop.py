@@ -4,15 +4,14 @@ Honesty is structural: :func:`train_one_fold` receives only the fold's *training
 caller predicts on the test subject after it returns. Model selection is a fixed schedule (the
 model of the last epoch is used): no epoch, threshold or hyperparameter sees test data.
 
-Speed comes from the caller running folds in parallel worker processes, one thread each, and from
-channels-last memory layout (see ``benchmarks/bench_loso.py``). A vectorised ensemble of all folds
-(``torch.func.vmap``) was measured slower on CPU: it turns every convolution into a grouped one.
+The batch order, augmentation draws and learning-rate schedule come from
+:mod:`featref.training.recipe`, shared with the fold-batched path
+(:mod:`featref.training.ensemble`), so both train a (seed, fold) model on the same batches.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 
@@ -24,6 +23,7 @@ from featref.config import TrainConfig
 from featref.errors import ConfigError
 from featref.models.base import MerModel
 from featref.training.losses import class_weights, model_loss, output_logits
+from featref.training.recipe import apply_batch_augmentation, epoch_batches, lr_at, steps_per_epoch
 
 __all__ = [
     "EXTRA_OUTPUTS",
@@ -70,6 +70,7 @@ def train_one_fold(
     *,
     seed: int,
     num_classes: int,
+    negate_channels: tuple[int, ...] = (),
     on_epoch: Callable[[dict], None] | None = None,
 ) -> nn.Module:
     """Train ``model`` on one fold's training samples with a fixed schedule.
@@ -83,6 +84,8 @@ def train_one_fold(
             carries proposal logits).
         seed: Seeds the batch order and dropout (use :func:`fold_seed`).
         num_classes: Number of classes (for the class weights).
+        negate_channels: Channels a horizontal flip maps u -> 1 - u (the u channel; see
+            :func:`featref.training.recipe.apply_batch_augmentation`).
         on_epoch: Called after each epoch with ``{"epoch", "lr", "loss", "accuracy", "time_s"}``
             measured on the training batches.
 
@@ -94,39 +97,53 @@ def train_one_fold(
     model.train()
     model = model.to(memory_format=torch.channels_last)
     x = x.contiguous(memory_format=torch.channels_last)
-    weight = class_weights(y, num_classes).to(x.device) if cfg.class_weighting else None
+    weight = None
+    if cfg.class_weighting:
+        weight = class_weights(y, num_classes, cfg.class_weight_power).to(x.device)
     # fused AdamW: one kernel for all parameters (the optimiser step is a large share of a step)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True
     )
+    params = list(model.parameters())
+    ema = [p.detach().clone() for p in params] if cfg.ema_decay > 0 else None
     n = len(x)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
+    total = steps_per_epoch(n, cfg.batch_size) * cfg.epochs
     step = 0
     for epoch in range(cfg.epochs):
         t0 = time.perf_counter()
-        order = torch.as_tensor(rng.permutation(n), device=x.device)
         # running sums stay on the device: a host sync per step would stall a GPU every step
         loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
         correct = torch.zeros((), dtype=torch.int64, device=x.device)
-        for s in range(steps_per_epoch):
+        for batch in epoch_batches(rng, n, cfg):
             # set LR: cosine decay over the whole schedule, or constant
-            lr = cfg.lr
-            if cfg.lr_schedule == "cosine":
-                lr = 0.5 * cfg.lr * (1 + math.cos(math.pi * step / total))
+            lr = lr_at(cfg, step, total)
             for group in opt.param_groups:
                 group["lr"] = lr
-            # step over one mini-batch
-            idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
-            out = model(x[idx])
-            loss = model_loss(out, y[idx], class_weight=weight, proposal_weight=cfg.proposal_weight)
+            # gather the batch, augment (flip, mixup), step
+            idx = torch.as_tensor(batch.index, device=x.device)
+            xb, yb = x[idx], y[idx]
+            if batch.flip is not None:
+                flip = torch.as_tensor(batch.flip, device=x.device)
+                xb = apply_batch_augmentation(xb, flip, negate_channels)
+            if batch.mix_perm is not None:
+                perm = torch.as_tensor(batch.mix_perm, device=x.device)
+                xb = batch.mix_lam * xb + (1 - batch.mix_lam) * xb[perm]
+            out = model(xb.contiguous(memory_format=torch.channels_last))
+            loss = model_loss(out, yb, class_weight=weight, proposal_weight=cfg.proposal_weight)
+            if batch.mix_perm is not None:
+                loss = batch.mix_lam * loss + (1 - batch.mix_lam) * model_loss(
+                    out, yb[perm], class_weight=weight, proposal_weight=cfg.proposal_weight
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
+            if ema is not None:  # weight averaging: predict with the EMA of the weights
+                with torch.no_grad():
+                    torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - cfg.ema_decay)
             logits = output_logits(out)
             loss_sum += loss.detach() * len(idx)
-            correct += (logits.detach().argmax(1) == y[idx]).sum()
+            correct += (logits.detach().argmax(1) == yb).sum()
         # log (training batches only: there is no test data here)
         if on_epoch is not None:
             on_epoch(
@@ -138,6 +155,10 @@ def train_one_fold(
                     "time_s": round(time.perf_counter() - t0, 3),
                 }
             )
+    if ema is not None:
+        with torch.no_grad():
+            for p, e in zip(params, ema):
+                p.copy_(e)
     return model.eval()
 
 

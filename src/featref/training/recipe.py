@@ -23,6 +23,7 @@ __all__ = [
     "apply_batch_augmentation",
     "epoch_batches",
     "lr_at",
+    "mirror_negated",
     "steps_per_epoch",
 ]
 
@@ -88,3 +89,8 @@ def apply_batch_augmentation(
         mirrored[..., ch, :, :] = 1 - mirrored[..., ch, :, :]
     mask = flip.view(*flip.shape, *([1] * (xb.ndim - flip.ndim)))
     return torch.where(mask, mirrored, xb)
+
+
+def mirror_negated(channels: tuple[str, ...]) -> tuple[int, ...]:
+    """Indices of the channels a horizontal flip maps x -> 1 - x: the horizontal flow u."""
+    return tuple(i for i, c in enumerate(channels) if c == "u")

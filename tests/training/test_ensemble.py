@@ -1,0 +1,163 @@
+"""Fold-batched training (training.ensemble): equivalence with the per-fold path, and honesty."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from featref.config import ExperimentConfig, ModelConfig, TrainConfig
+from featref.models import list_models
+from featref.models._registry import model_parameters
+from featref.training.ensemble import Member, train_ensemble
+from featref.training.fit import build_model
+from featref.training.loop import fold_seed, predict, train_one_fold
+
+N, K = 90, 3
+
+
+def _data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = torch.rand(N, 3, 28, 28, generator=torch.Generator().manual_seed(seed))
+    y = torch.as_tensor(rng.integers(0, K, N))
+    subject = np.arange(N) % 5
+    return x, y, subject
+
+
+def _no_dropout(name: str) -> ModelConfig:
+    """The model without dropout: dropout masks are the one random stream the paths differ in."""
+    params = model_parameters(name)
+    return ModelConfig(name, {k: 0.0 for k in ("dropout", "branch_dropout") if k in params})
+
+
+def _per_fold(mc, x, y, subject, cfg, folds):
+    out = []
+    for f in folds:
+        s = fold_seed(0, f)
+        torch.manual_seed(s)
+        model = build_model(mc, num_classes=K, in_channels=3)
+        tr = np.flatnonzero(subject != f)
+        model = train_one_fold(
+            model, x[tr], y[tr], cfg, seed=s, num_classes=K, negate_channels=(0,)
+        )
+        out.append(model)
+    return out
+
+
+def _batched(mc, x, y, subject, cfg, folds, *, x_train=None):
+    models, members = [], []
+    for f in folds:
+        s = fold_seed(0, f)
+        torch.manual_seed(s)
+        models.append(build_model(mc, num_classes=K, in_channels=3))
+        members.append(Member(s, np.flatnonzero(subject != f)))
+    return train_ensemble(
+        models,
+        x if x_train is None else x_train,
+        y,
+        members,
+        cfg,
+        num_classes=K,
+        negate_channels=(0,),
+    )
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {},
+        {"flip": True},
+        {"mixup": 0.3},
+        {"ema_decay": 0.8},
+        {"class_weight_power": 0.5},
+        {"class_weighting": False, "lr_schedule": "constant"},
+    ],
+    ids=lambda k: ",".join(k) or "plain",
+)
+def test_batched_equals_per_fold(knobs):
+    """Same initial weights and batches: predictions agree to 1e-4 after 3 epochs (fp32).
+
+    Fold 4 holds out a subject of a different size, so the folds have different numbers of
+    training samples, short last batches of different lengths, and different LR schedules. (All
+    knobs at once also agree, to ~1e-4: rounding differences of the two reductions grow over
+    training, so the bound is checked knob by knob.)
+    """
+    x, y, subject = _data()
+    subject = subject.copy()
+    subject[:7] = 4  # unequal folds: fold 4 holds out 7 + 18 samples, the others 18 or fewer
+    cfg = TrainConfig(epochs=3, batch_size=16, **knobs)
+    mc = _no_dropout("featref")
+    folds = [0, 1, 4]
+    ref = _per_fold(mc, x, y, subject, cfg, folds)
+    got = _batched(mc, x, y, subject, cfg, folds)
+    for f, a, b in zip(folds, ref, got):
+        test = x[torch.as_tensor(subject == f)]
+        pa, pb = predict(a, test)["probs"], predict(b, test)["probs"]
+        assert np.abs(pa - pb).max() <= 1e-4, f
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_batches(name):
+    x, y, subject = _data(1)
+    cfg = TrainConfig(epochs=1, batch_size=16)
+    mc = _no_dropout(name)
+    ref = _per_fold(mc, x, y, subject, cfg, [2])
+    got = _batched(mc, x, y, subject, cfg, [2])
+    test = x[torch.as_tensor(subject == 2)]
+    diff = np.abs(predict(ref[0], test)["probs"] - predict(got[0], test)["probs"]).max()
+    assert diff <= 1e-4
+
+
+def test_test_subject_inputs_never_reach_its_model():
+    """Poisoning fold 1's test subject with NaN leaves fold 1's trained weights bit-identical
+    (the other folds train on those samples, so theirs change: the poison did reach the batch)."""
+    x, y, subject = _data(2)
+    cfg = TrainConfig(epochs=2, batch_size=16, flip=True, mixup=0.2)
+    mc = ModelConfig("featref", {})  # with dropout: the honesty rule does not depend on it
+    folds = [0, 1, 3]
+    clean = _batched(mc, x, y, subject, cfg, folds)
+    poisoned = x.clone()
+    poisoned[torch.as_tensor(subject == 1)] = float("nan")
+    dirty = _batched(mc, x, y, subject, cfg, folds, x_train=poisoned)
+    for (name, a), (_, b) in zip(clean[1].named_parameters(), dirty[1].named_parameters()):
+        assert torch.equal(a, b), name
+    assert not all(
+        torch.equal(a, b) for a, b in zip(clean[0].parameters(), dirty[0].parameters(), strict=True)
+    )
+
+
+def test_batchnorm_running_statistics_are_per_model():
+    """BatchNorm in the streams: each model's running statistics equal its per-fold ones."""
+    x, y, subject = _data(3)
+    cfg = TrainConfig(epochs=1, batch_size=16)
+    mc = ModelConfig("featref", {"batch_norm": True, "dropout": 0.0})
+    ref = _per_fold(mc, x, y, subject, cfg, [0, 2])
+    got = _batched(mc, x, y, subject, cfg, [0, 2])
+    for a, b in zip(ref, got):
+        for (name, u), (_, v) in zip(a.named_buffers(), b.named_buffers()):
+            # BatchNorm amplifies float rounding (batch statistics in another order): 5e-3
+            assert torch.allclose(u.float(), v.float(), rtol=5e-3, atol=5e-3), name
+        test = x[:10]
+        assert np.abs(predict(a, test)["probs"] - predict(b, test)["probs"]).max() <= 5e-3
+
+
+def test_batched_executor_resumes_byte_identically(tmp_path):
+    """kill -9 leaves some units of a chunk; the rerun retrains the chunk and writes only those."""
+    from featref.evaluation.runner import run_loso
+    from featref.preprocess.sources import load_flows as load
+
+    cfg = ExperimentConfig(train=TrainConfig(epochs=1, seeds=(0,), ensemble_size=4))
+    flows = load(cfg.data)
+    out = tmp_path / "run"
+    run_loso(flows, cfg, out, executor="batched")
+    units = sorted((out / "units" / "seed0").glob("fold*.json"))
+    before = (out / "predictions.csv").read_bytes()
+    rows = {p.name: json.loads(p.read_text())["rows"] for p in units}
+    for p in units[1:3] + units[5:6]:  # parts of two chunks, as an interrupted run leaves them
+        p.unlink()
+    (out / "predictions.csv").unlink()
+    run_loso(flows, cfg, out, executor="batched")
+    assert (out / "predictions.csv").read_bytes() == before
+    assert {p.name: json.loads(p.read_text())["rows"] for p in units} == rows
