@@ -124,7 +124,7 @@ def add_experiment_args(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="model keyword argument, repeatable (e.g. fusion=sum, attention=false)",
+        help="model keyword argument, repeatable (e.g. fusion=sum, attention=none)",
     )
     p.add_argument("--seeds", type=str, default=None, help="comma-separated seeds, e.g. 0,1,2")
     add_data_train_args(p)
