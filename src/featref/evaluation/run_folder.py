@@ -152,27 +152,65 @@ def pending_units(
     return todo, done
 
 
-def check_folder(out_dir: str | Path, digest: str) -> None:
+def check_folder(out_dir: str | Path, digest: str, cfg: ExperimentConfig | None = None) -> None:
     """Refuse a folder whose ``config.json`` holds a run with another config hash (reads only).
 
+    Args:
+        out_dir: The run folder.
+        digest: This run's config hash.
+        cfg: This run's configuration; when given, a refusal lists the settings that differ.
+
     Raises:
-        CacheError: with both hashes and what to do.
+        CacheError: with both hashes, the settings that differ and what to do.
     """
     cfg_file = Path(out_dir) / "config.json"
     if not cfg_file.is_file():
         return
     try:
-        old = json.loads(cfg_file.read_text()).get("config_hash")
+        stored = json.loads(cfg_file.read_text())
+        old = stored.get("config_hash")
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
         raise CacheError(
             f"{cfg_file} is not a featref config.json (expected a JSON object with "
             f"config_hash): {exc}. Use a new --output-dir, or delete the folder to start over."
         ) from exc
     if old != digest:
+        changed = ""
+        if cfg is not None:
+            diffs = settings_diff(stored, resolved_config(cfg))
+            changed = (
+                " Settings that differ (stored -> this run): " + "; ".join(diffs[:12]) + "."
+                if diffs
+                else " The settings are equal, so the data differ (another data folder or "
+                "changed files)."
+            )
         raise CacheError(
-            f"{out_dir} holds a run with config hash {old}; this run has {digest}. "
+            f"{out_dir} holds a run with config hash {old}; this run has {digest}.{changed} "
             "Use a new --output-dir, or delete the folder to start over."
         )
+
+
+def settings_diff(stored: dict, new: dict) -> list[str]:
+    """``"train.epochs: 12 -> 3"`` for every setting that differs between two resolved configs
+    (``config.json``'s ``config_hash`` and unrecorded keys ignored)."""
+
+    def flat(d: dict, prefix: str = "") -> dict:
+        out = {}
+        for k, v in d.items():
+            if isinstance(v, dict) and v:
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    a = flat({k: v for k, v in stored.items() if k != "config_hash"})
+    b = json.loads(json.dumps(flat(new)))  # tuples -> lists, as stored
+    missing = "(not set)"
+    return [
+        f"{k}: {a.get(k, missing)!r} -> {b.get(k, missing)!r}"
+        for k in sorted(set(a) | set(b))
+        if a.get(k, missing) != b.get(k, missing)
+    ]
 
 
 def write_config(out_dir: str | Path, cfg: ExperimentConfig, digest: str) -> None:

@@ -132,7 +132,7 @@ def plan_run(jobs: list[Job]) -> RunPlan:
         out = Path(job.out_dir) if job.out_dir is not None else None
         out = out or run_folder.default_run_dir(job.cfg, digest)
         _check_model(job, out)  # fail fast, before any worker starts
-        run_folder.check_folder(out, digest)
+        run_folder.check_folder(out, digest, job.cfg)
         todo, done = run_folder.pending_units(job.flows, job.cfg, out, digest)
         if done:
             log.info("Resuming %s: %d units done, %d to go.", out, len(done), len(todo))
