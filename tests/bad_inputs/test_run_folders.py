@@ -81,3 +81,9 @@ def test_evaluate_a_run_folders_predictions(cli, finished):
     metrics = json.loads((finished / "metrics.json").read_text())
     uf1 = metrics["summary"]["all"]["uf1"]["mean"]
     assert res.rc == 0 and f"{uf1:.4f}" in res.out
+
+
+def test_compare_with_damaged_metrics_json(cli, finished, tmp_path):
+    out = _copy(finished, tmp_path)
+    (out / "metrics.json").write_text("[]")
+    fails(cli("compare", out, finished), "metrics.json", "class_names", "rerun")

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def main(args: argparse.Namespace) -> int:
     import json
 
-    from featref.errors import DatasetNotFoundError
+    from featref.errors import CacheError, DatasetNotFoundError
     from featref.evaluation.compare import compare_predictions
     from featref.evaluation.predictions import read_predictions
 
@@ -43,8 +43,15 @@ def main(args: argparse.Namespace) -> int:
             raise DatasetNotFoundError(
                 f"{folder.resolve()} has no predictions.csv and metrics.json; give a finished run."
             )
-        rows.append(read_predictions(pred))
-        names.append(json.loads(metrics.read_text())["class_names"])
+        try:
+            classes = json.loads(metrics.read_text(encoding="utf-8"))["class_names"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CacheError(
+                f"{metrics} is not a featref metrics.json with class_names ({exc}); rerun the "
+                "run to rewrite it."
+            ) from None
+        rows.append(read_predictions(pred, classes))
+        names.append(classes)
     print(f"{args.run} vs {args.reference} (difference = run - reference)")
     for metric in ("uf1", "uar"):
         c = compare_predictions(
