@@ -547,7 +547,8 @@ def check_model_kwargs(name: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in kwargs.items():
         try:
-            out[k] = check_value(v, params[k][0], k, "model.kwargs")
+            check_value(v, params[k][0], k, "model.kwargs")
+            out[k] = v  # checked, passed on as written (the model takes lists and tuples alike)
         except ConfigError as exc:
             raise ConfigError(
                 f"{exc} Model {name!r}'s default is {k} = {params[k][1]!r}."

@@ -85,4 +85,4 @@ def test_accepted_booleans_and_numbers_are_read_exactly(tmp_path):
     cfg = load_config(f, {"model": {"kwargs": {"stream_filters": [4, 8]}}})
     assert cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)
     assert cfg.train.class_weighting is False
-    assert cfg.model.kwargs == {"proposal": False, "stream_filters": (4, 8)}
+    assert cfg.model.kwargs == {"proposal": False, "stream_filters": [4, 8]}
