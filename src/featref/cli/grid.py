@@ -101,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
         spec = GridSpec(spec.configs, args.reference, spec.overrides)
     overrides = config_overrides(args)
     check_backend(args)
-    executor = executor_choice(args)
+    executor = executor_choice(args, getattr(args, "device", None) or "cpu")
     command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None
     prepared = prepare_grid(spec, args.output_dir, overrides=overrides, command=command)
     plan = prepared.plan  # planned once by prepare_grid: printed here, then executed

@@ -216,7 +216,7 @@ def add_executor_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def executor_choice(args: argparse.Namespace) -> str:
+def executor_choice(args: argparse.Namespace, device: str = "cpu") -> str:
     """The executor name: --executor, else the one --backend maps to (local: the default)."""
     from featref.errors import ConfigError
     from featref.evaluation.runner import executor_name
@@ -226,7 +226,7 @@ def executor_choice(args: argparse.Namespace) -> str:
             f"--backend ray and --executor {args.executor} disagree: --backend ray means "
             "--executor ray. Give one of them."
         )
-    return executor_name(args.executor, args.backend)
+    return executor_name(args.executor, args.backend, device)
 
 
 def _uses_ray(args: argparse.Namespace) -> bool:

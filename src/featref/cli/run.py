@@ -60,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
 
     cfg = experiment_config(args)
     check_backend(args)
-    executor = executor_choice(args)
+    executor = executor_choice(args, cfg.train.device)
     flows = load_flows(cfg.data)
     command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None
     plan = plan_run([Job(flows, cfg, args.output_dir, command)])  # planned once, printed, run

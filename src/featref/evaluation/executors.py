@@ -43,6 +43,7 @@ from featref.training.loop import set_threads
 
 __all__ = [
     "DEFAULT_EXECUTOR",
+    "DEFAULT_EXECUTORS",
     "EXECUTORS",
     "Executor",
     "Finished",
@@ -155,15 +156,31 @@ def chunk_of(cfg: ExperimentConfig, unit: Unit, n_folds: int) -> int:
     return (list(cfg.train.seeds).index(unit.seed) * n_folds + unit.fold.index) // size
 
 
+def deterministic_cuda() -> None:
+    """PyTorch's deterministic settings for CUDA, where they exist (warnings where they don't)."""
+    import os
+
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def run_batched(work: list[WorkItem], *, workers: int = 1, threads: int = 1) -> Iterator[Finished]:
     """Train each chunk of units as one fold-batched ensemble in this process.
 
     A chunk with any pending unit is trained whole (its finished units too, whose records are
     then not yielded again), so every unit's result is that of its fixed chunk. Nested selection
     and models that cannot be batched (BatchNorm running statistics) run unit by unit instead.
-    ``workers`` is ignored: one process, ``threads`` threads.
+    ``workers`` is ignored: one process, ``threads`` threads. On CUDA, PyTorch's deterministic
+    algorithms are switched on where they exist (docs/experiments.md lists what stays
+    nondeterministic).
     """
     set_threads(threads)
+    if any(item.job.cfg.train.device == "cuda" for item in work):
+        deterministic_cuda()
     per_unit: list[WorkItem] = []
     chunks: dict[tuple[int, int], list[WorkItem]] = {}
     folds_by_key: dict[int, list[Fold]] = {}
@@ -207,5 +224,8 @@ EXECUTORS: dict[str, Executor] = {
     "batched": run_batched,
 }
 
-#: The executor used when none is named (``--backend local`` or neither option).
-DEFAULT_EXECUTOR: str = "pool"
+#: The executor used on each device when none is named (``--backend local`` or neither option):
+#: the fastest in ``benchmarks/bench_loso.py`` on the 2-core CPU (docs/experiments.md); on CUDA
+#: the fold-batched one, which needs one process and no MPS (not yet measured on a GPU).
+DEFAULT_EXECUTORS: dict[str, str] = {"cpu": "pool", "cuda": "batched"}
+DEFAULT_EXECUTOR: str = DEFAULT_EXECUTORS["cpu"]

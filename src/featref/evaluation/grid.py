@@ -350,7 +350,8 @@ def execute_grid(
     """Run a prepared grid's plan through one :func:`~featref.evaluation.runner.execute_plan`
     call, then compare and write the tables. Arguments as in :func:`run_grid`."""
     atomic_write_text(prepared.out_dir / "grid.json", json.dumps(prepared.record, indent=2))
-    name = runner.executor_name(executor, backend)
+    device = prepared.plan.jobs[0].job.cfg.train.device if prepared.plan.jobs else "cpu"
+    name = runner.executor_name(executor, backend, device)
     results = runner.execute_plan(prepared.plan, executor=name, workers=workers, on_unit=on_unit)
     metrics = {name: r.metrics for (name, _), r in zip(prepared.named, results)}
     return summarise_grid(

@@ -26,7 +26,7 @@ from featref.config import ExperimentConfig
 from featref.datasets.flowset import FlowSet
 from featref.errors import ConfigError
 from featref.evaluation import run_folder
-from featref.evaluation.executors import DEFAULT_EXECUTOR, EXECUTORS, WorkItem
+from featref.evaluation.executors import DEFAULT_EXECUTOR, DEFAULT_EXECUTORS, EXECUTORS, WorkItem
 from featref.evaluation.metrics import uf1
 from featref.evaluation.units import Unit, UnitJob, UnitRecord
 from featref.training.fit import build_model
@@ -209,9 +209,9 @@ def execute_plan(
     ]
 
 
-def executor_name(executor: str | None, backend: str | None) -> str:
-    """The executor to use: ``executor`` if given, else ``"ray"`` for ``backend="ray"`` and
-    :data:`~featref.evaluation.executors.DEFAULT_EXECUTOR` for ``"local"`` (or None)."""
+def executor_name(executor: str | None, backend: str | None, device: str = "cpu") -> str:
+    """The executor to use: ``executor`` if given, else ``"ray"`` for ``backend="ray"`` and the
+    device's :data:`~featref.evaluation.executors.DEFAULT_EXECUTORS` entry for ``"local"``."""
     if executor is not None:
         return executor
     backend = backend or "local"
@@ -220,7 +220,7 @@ def executor_name(executor: str | None, backend: str | None) -> str:
             f"backend must be 'local' or 'ray'. Got {backend!r}; or choose an executor by "
             f"name: {sorted(EXECUTORS)}."
         )
-    return "ray" if backend == "ray" else DEFAULT_EXECUTOR
+    return "ray" if backend == "ray" else DEFAULT_EXECUTORS.get(device, DEFAULT_EXECUTOR)
 
 
 def run_jobs(
@@ -248,7 +248,7 @@ def run_jobs(
     Returns:
         One :class:`RunResult` per job, in order.
     """
-    name = executor_name(executor, backend)
+    name = executor_name(executor, backend, jobs[0].cfg.train.device if jobs else "cpu")
     return execute_plan(plan_run(jobs), executor=name, workers=workers, on_unit=on_unit)
 
 
