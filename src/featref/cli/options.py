@@ -157,6 +157,13 @@ def add_data_train_args(p: argparse.ArgumentParser, *, scope: str = "") -> None:
     p.add_argument("--lr", type=float, default=None, help=f"AdamW learning rate{scope}")
     p.add_argument("--device", type=str, choices=("cpu", "cuda"), default=None, help="device")
     p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
+    p.add_argument(
+        "--ensemble-size",
+        type=int,
+        default=None,
+        help="--executor batched: (seed, fold) models trained together (0: all folds of a seed); "
+        "a smaller one uses less memory and loses less to an interruption",
+    )
 
 
 def add_execution_args(p: argparse.ArgumentParser) -> None:
@@ -314,6 +321,7 @@ def config_overrides(args: argparse.Namespace) -> dict:
             "lr": args.lr,
             "device": args.device,
             "threads": args.threads,
+            "ensemble_size": getattr(args, "ensemble_size", None),
         },
         "select": select_overrides(args),
     }
