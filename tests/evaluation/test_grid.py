@@ -21,6 +21,7 @@ from featref.evaluation.grid import (
     run_grid,
 )
 from featref.preprocess.synthetic_flow import make_synthetic_flows
+from featref.reports.grid import write_grid_report
 
 FAST = ["--data", "synthetic", "--epochs", "1", "--batch-size", "32", "--workers", "1"]
 #: A small FR (fast to build and train); the presets themselves are tested in test_presets.py.
@@ -149,6 +150,11 @@ def test_grid_file_with_local_config_and_shared_overrides(small_data, tiny, tmp_
     assert result.rows[1]["changes"] == "fusion=attention_sum"
     cfg = json.loads((tmp_path / "out" / "mine" / "config.json").read_text())
     assert cfg["train"]["epochs"] == 1 and cfg["data"]["source"] == "synthetic"
+    # evaluation returns data; the tables and the figure are the reports' (the CLI writes them)
+    assert not (tmp_path / "out" / "results.md").exists()
+    paths = write_grid_report(result)
+    assert [p.name for p in paths] == ["results.csv", "results.md", "comparison.png"]
+    assert "| `mine` | fusion=attention_sum |" in (tmp_path / "out" / "results.md").read_text()
 
 
 def test_grid_errors_are_clear(tmp_path):

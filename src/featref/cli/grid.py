@@ -91,6 +91,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def main(args: argparse.Namespace) -> int:
     from featref.errors import ConfigError
     from featref.evaluation.grid import GridSpec, execute_grid, load_grid_file, prepare_grid
+    from featref.reports.grid import write_grid_report
 
     if args.grid is None and not args.configs:
         raise ConfigError("featref grid needs --configs A B ... or --grid FILE.")
@@ -139,6 +140,7 @@ def main(args: argparse.Namespace) -> int:
         )
     if bar is not None:
         bar.close()
+    write_grid_report(result)
     print((result.out_dir / "results.md").read_text())
     print(f"tables: {result.out_dir / 'results.md'}, {result.out_dir / 'results.csv'}")
     return 0

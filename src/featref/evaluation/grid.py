@@ -12,9 +12,14 @@ Output folder::
 
     DIR/grid.json          the grid: configurations, reference, seeds, shared overrides, command
     DIR/<config name>/     one ordinary run folder per configuration (see runner)
+    DIR/comparison.json    the comparison in full (per-seed differences, sign test, bootstrap)
+
+This module returns the grid's data (:class:`GridResult`: metrics, comparisons, table rows); the
+report artefacts beside them are written by :mod:`featref.reports.grid` (``featref grid`` calls
+:func:`~featref.reports.grid.write_grid_report` after the grid ran)::
+
     DIR/results.csv        one row per configuration: scores and comparison with the reference
     DIR/results.md         the same as two Markdown tables (scores; paired comparison)
-    DIR/comparison.json    the comparison in full (per-seed differences, sign test, bootstrap)
     DIR/comparison.png     the comparison as a forest plot (differences, intervals, per seed)
 
 Grid file format (``--grid FILE`` or a shipped grid in ``featref/configs/grids``)::
@@ -30,7 +35,6 @@ Grid file format (``--grid FILE`` or a shipped grid in ``featref/configs/grids``
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import tomllib
@@ -60,7 +64,6 @@ __all__ = [
     "resolve_grid",
     "run_grid",
     "summarise_grid",
-    "write_grid_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -348,7 +351,7 @@ def execute_grid(
     n_resamples: int = 10_000,
 ) -> GridResult:
     """Run a prepared grid's plan through one :func:`~featref.evaluation.runner.execute_plan`
-    call, then compare and write the tables. Arguments as in :func:`run_grid`."""
+    call, then compare with the reference. Arguments as in :func:`run_grid`."""
     atomic_write_text(prepared.out_dir / "grid.json", json.dumps(prepared.record, indent=2))
     device = prepared.plan.jobs[0].job.cfg.train.device if prepared.plan.jobs else "cpu"
     name = runner.executor_name(executor, backend, device)
@@ -371,7 +374,10 @@ def run_grid(
     on_unit: Callable[[dict, float | None], None] | None = None,
     n_resamples: int = 10_000,
 ) -> GridResult:
-    """Run every configuration x seed of a grid, then write the tables.
+    """Run every configuration x seed of a grid, then compare with the reference.
+
+    Writes ``grid.json``, the run folders and ``comparison.json``; the tables and the figure are
+    :func:`featref.reports.grid.write_grid_report`'s.
 
     Args:
         spec: The grid.
@@ -428,7 +434,7 @@ def summarise_grid(
     *,
     n_resamples: int = 10_000,
 ) -> GridResult:
-    """Compare every configuration with the reference and write the tables (no training).
+    """Compare every configuration with the reference (no training); writes ``comparison.json``.
 
     Reads each run folder's ``predictions.csv``; a configuration whose samples differ from the
     reference's (other databases) gets no comparison, with the reason in ``comparison.json``.
@@ -462,17 +468,11 @@ def summarise_grid(
         rows_out.append(
             _table_row(name, cfg, cfgs[reference], reference, metrics[name], comparisons.get(name))
         )
-    result = GridResult(out, [n for n, _ in named], reference, dict(metrics), comparisons, rows_out)
-    (out / "comparison.json").write_text(
-        json.dumps({"reference": reference, "comparisons": comparisons}, indent=2)
+    atomic_write_text(
+        out / "comparison.json",
+        json.dumps({"reference": reference, "comparisons": comparisons}, indent=2),
     )
-    write_grid_tables(result)
-    if any("error" not in c for c in comparisons.values()):
-        from featref.reports.plots import plot_paired_differences, save_figure
-
-        fig = plot_paired_differences(reference, comparisons)
-        save_figure(fig, out, "comparison", formats=("png",))
-    return result
+    return GridResult(out, [n for n, _ in named], reference, dict(metrics), comparisons, rows_out)
 
 
 def _table_row(
@@ -513,76 +513,3 @@ def _table_row(
     elif comp:
         row["comparison_error"] = comp["error"]
     return row
-
-
-def _pm(row: dict, key: str) -> str:
-    if f"{key}_mean" not in row:
-        return "–"
-    return f"{row[f'{key}_mean']:.4f} ± {row[f'{key}_std']:.4f}"
-
-
-def write_grid_tables(result: GridResult) -> tuple[Path, Path]:
-    """Write ``results.csv`` and ``results.md`` of a grid; returns their paths."""
-    rows = result.rows
-    columns: list[str] = []
-    for r in rows:
-        columns += [k for k in r if k not in columns]
-    csv_path = result.out_dir / "results.csv"
-    with csv_path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=columns, restval="")
-        w.writeheader()
-        w.writerows(rows)
-    dbs = sorted({k[: -len("_uf1_mean")] for r in rows for k in r if k.endswith("_uf1_mean")})
-    dbs = dbs if len(dbs) > 1 else []  # one database: its columns repeat the overall ones
-    seeds = rows[0]["seeds"] if rows else ""
-    n = len(seeds.split(",")) if seeds else 0
-    lines = [
-        f"# Grid results ({n} seed{'s' if n != 1 else ''}: {seeds}; reference "
-        f"`{result.reference}`)",
-        "",
-        "Pooled over all leave-one-subject-out folds; mean ± sample standard deviation over seeds.",
-        "",
-        "| "
-        + " | ".join(
-            ["Config", "Changes vs reference", "UF1", "UAR"]
-            + [f"{d} {m}" for d in dbs for m in ("UF1", "UAR")]
-        )
-        + " |",
-        "|" + "---|" * (4 + 2 * len(dbs)),
-    ]
-    for r in rows:
-        cells = [f"`{r['config']}`", r["changes"] or "–", _pm(r, "uf1"), _pm(r, "uar")]
-        for d in dbs:
-            cells += [_pm(r, f"{d}_uf1"), _pm(r, f"{d}_uar")]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        f"## Paired comparison with `{result.reference}`",
-        "",
-        "ΔUF1 = UF1(config) − UF1(reference) for the same seed (same folds, same fold seeds). "
-        "Sign test: wins/losses/ties over seeds, exact two-sided p. Bootstrap: subjects resampled "
-        "with replacement (same resample for both), ΔUF1 recomputed on the pooled predictions "
-        "(mean over seeds); 95% percentile interval and the fraction of resamples with ΔUF1 > 0.",
-        "",
-        "| Config | ΔUF1 per seed | mean ΔUF1 | sign test W/L/T (p) | 95% CI ΔUF1 | P(ΔUF1 > 0) "
-        "| mean ΔUAR | 95% CI ΔUAR |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        if r["config"] == result.reference:
-            continue
-        if "duf1_mean" not in r:
-            lines.append(
-                f"| `{r['config']}` | not paired: {r.get('comparison_error', 'n/a')} |||||||"
-            )
-            continue
-        lines.append(
-            f"| `{r['config']}` | {r['duf1_per_seed'].replace(';', ' ')} | {r['duf1_mean']:+.4f} "
-            f"| {r['sign_wins']}/{r['sign_losses']}/{r['sign_ties']} ({r['sign_p']:.3g}) "
-            f"| [{r['duf1_ci_low']:+.4f}, {r['duf1_ci_high']:+.4f}] "
-            f"| {r['duf1_frac_positive']:.3f} "
-            f"| {r['duar_mean']:+.4f} | [{r['duar_ci_low']:+.4f}, {r['duar_ci_high']:+.4f}] |"
-        )
-    md_path = result.out_dir / "results.md"
-    md_path.write_text("\n".join(lines) + "\n")
-    return csv_path, md_path
