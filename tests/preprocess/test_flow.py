@@ -79,3 +79,22 @@ def test_flow_magnitude():
     flow = np.zeros((2, 2, 2), np.float32)
     flow[..., 0], flow[..., 1] = 3, 4
     assert (flow_magnitude(flow) == 5).all()
+
+
+def test_aligned_flow_is_the_crop_resolution_flow_of_the_pipeline():
+    from featref.preprocess.clip import aligned_flow
+    from featref.preprocess.config import PreprocessConfig
+    from featref.preprocess.strain import optical_strain
+
+    rng = np.random.default_rng(0)
+    onset = cv2.GaussianBlur((rng.random((80, 80)) * 255).astype(np.uint8), (7, 7), 2)
+    apex = np.roll(onset, 1, axis=1)
+    cfg = PreprocessConfig(crop_size=48)
+    matrix = np.array([[1.0, 0.0, -10.0], [0.0, 1.0, -10.0]])
+    out = aligned_flow(cv2.cvtColor(onset, cv2.COLOR_GRAY2BGR), apex, matrix, cfg)
+    assert out.onset_crop.shape == out.u.shape == out.strain.shape == (48, 48)
+    assert np.array_equal(out.onset_crop, onset[10:58, 10:58])
+    flow = tvl1_flow(out.onset_crop, out.apex_crop, **cfg.flow_params())
+    assert np.array_equal(out.u, flow[..., 0]) and np.array_equal(out.v, flow[..., 1])
+    assert np.array_equal(out.strain, optical_strain(flow))
+    assert float(np.median(out.u[8:-8, 8:-8])) == pytest.approx(1.0, abs=0.3)  # shift right

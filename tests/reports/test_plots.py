@@ -144,3 +144,35 @@ def test_paired_differences_plot_marks_intervals_that_exclude_zero():
     assert [ln.get_color() for ln in bars] == [plots.OKABE_ITO[0], plots.OKABE_ITO[3]]
     bars = [ln for ln in ax_uar.lines if len(ln.get_xdata()) == 2 and ln.get_linewidth() == 2.2]
     assert [ln.get_color() for ln in bars] == [plots.OKABE_ITO[0], plots.OKABE_ITO[0]]
+
+
+def _flow_sample(rng, title="surprise (AU 1+2) casme2/sub01/EP01"):
+    crop = (rng.random((32, 32)) * 255).astype(np.uint8)
+    flow = rng.normal(size=(32, 32)).astype(np.float32)
+    return {
+        "onset": (rng.random((48, 64, 3)) * 255).astype(np.uint8),
+        "onset_crop": crop,
+        "apex_crop": crop,
+        "u": flow,
+        "v": -flow,
+        "strain": np.abs(flow),
+        "model_input": rng.random((3, 28, 28)).astype(np.float32),
+        "title": title,
+        "apex_frame": 7,
+    }
+
+
+def test_flow_sample_on_given_axes_and_as_rows():
+    rng = np.random.default_rng(0)
+    fig = Figure()
+    axes = fig.subplots(1, plots.FLOW_SAMPLE_PANELS)
+    out = plots.plot_flow_sample(**_flow_sample(rng), axes=list(axes))
+    assert out is fig
+    titles = [a.get_title() for a in axes]
+    assert titles[2] == "aligned apex (frame 7)" and titles[5] == "optical strain"
+    assert axes[0].get_ylabel() == "surprise"
+    with pytest.raises(ValueError, match="needs 7 axes"):
+        plots.plot_flow_sample(**_flow_sample(rng), axes=list(axes[:3]))
+    two = plots.plot_flow_samples([_flow_sample(rng), _flow_sample(rng, "positive (AU 12) x")])
+    labels = [a.get_ylabel() for a in two.axes if a.get_ylabel()]
+    assert labels == ["surprise", "positive"]

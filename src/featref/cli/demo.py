@@ -291,6 +291,9 @@ def _save_samples(reader, prepared, pre, folder: Path) -> list[Path]:
 
     from featref.labels import megc2019_class
     from featref.preprocess import cache
+    from featref.reports.plots import plot_flow_samples, save_figure
+
+    png = {"formats": ("png",), "dpi": 100}
 
     folder.mkdir(parents=True, exist_ok=True)
     for pattern in ("*_onset.png", "*_apex.png", "*_flow.png", "overview.png"):
@@ -323,76 +326,27 @@ def _save_samples(reader, prepared, pre, folder: Path) -> list[Path]:
             cv2.imwrite(str(path), img)
             files.append(path)
         rows.append(_flow_panels(sample, cls, onset, apex, entry, pre))
-        path = folder / f"{stem}_flow.png"
-        _save_rows([rows[-1]], path)
-        files.append(path)
+        files += save_figure(plot_flow_samples(rows[-1:]), folder, f"{stem}_flow", **png)
     if rows:
-        path = folder / "overview.png"
-        _save_rows(rows, path)
-        files.append(path)
+        files += save_figure(plot_flow_samples(rows), folder, "overview", **png)
     return files
 
 
 def _flow_panels(sample, cls: str, onset, apex, entry, pre) -> dict:
-    """What one row of the flow figure shows: crops, full-resolution flow, model input."""
+    """What one row of the flow figure shows: the arguments of ``plot_flow_sample``."""
     import cv2
-    import numpy as np
 
-    from featref.preprocess.align import warp
-    from featref.preprocess.flow import tvl1_flow
-    from featref.preprocess.strain import optical_strain
+    from featref.preprocess.clip import aligned_flow
 
-    matrix = np.asarray(entry.meta["matrix"], dtype=np.float64)
-    gray = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in (onset, apex)]
-    crops = [warp(g, matrix, pre.crop_size) for g in gray]
-    flow = tvl1_flow(crops[0], crops[1], **pre.flow_params())
+    flow = aligned_flow(onset, apex, entry.meta["matrix"], pre)
     return {
         "title": f"{cls} ({sample.emotion}, AU {sample.action_units}) {sample.sample_id}",
         "onset": cv2.cvtColor(onset, cv2.COLOR_BGR2RGB),
-        "onset_crop": crops[0],
-        "apex_crop": crops[1],
-        "u": flow[..., 0],
-        "v": flow[..., 1],
-        "strain": optical_strain(flow),
-        "input": np.clip(np.moveaxis(entry.flow[:3], 0, -1), 0, 1),
+        "onset_crop": flow.onset_crop,
+        "apex_crop": flow.apex_crop,
+        "u": flow.u,
+        "v": flow.v,
+        "strain": flow.strain,
+        "model_input": entry.flow,
         "apex_frame": int(entry.meta.get("apex_frame") or sample.apex),
     }
-
-
-def _save_rows(rows: list[dict], path: Path) -> None:
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    cols = 7
-    fig = Figure(figsize=(2.3 * cols, 2.6 * len(rows)), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(len(rows), cols, squeeze=False)
-    for r, row in enumerate(rows):
-        ax = axes[r]
-        ax[0].imshow(row["onset"])
-        ax[0].set_title("onset frame", fontsize=8)
-        ax[1].imshow(row["onset_crop"], cmap="gray", vmin=0, vmax=255)
-        ax[1].set_title("aligned onset", fontsize=8)
-        ax[2].imshow(row["apex_crop"], cmap="gray", vmin=0, vmax=255)
-        ax[2].set_title(f"aligned apex (frame {row['apex_frame']})", fontsize=8)
-        both = np.abs(np.stack([row["u"], row["v"]]))
-        lim = max(float(np.percentile(both, 99.9)), 1e-3)  # a few border pixels run wild
-        for k, (key, label) in enumerate((("u", "u (px, + right)"), ("v", "v (px, + down)"))):
-            im = ax[3 + k].imshow(row[key], cmap="RdBu_r", vmin=-lim, vmax=lim)
-            ax[3 + k].set_title(label, fontsize=8)
-            fig.colorbar(im, ax=ax[3 + k], shrink=0.7)
-        top = float(np.percentile(row["strain"], 99.5)) or 1e-3  # a few edge pixels saturate
-        im = ax[5].imshow(row["strain"], cmap="magma", vmin=0, vmax=top)
-        ax[5].set_title("optical strain", fontsize=8)
-        fig.colorbar(im, ax=ax[5], shrink=0.7)
-        ax[6].imshow(row["input"], interpolation="nearest")
-        ax[6].set_title("model input 28x28\n(R=u, G=v, B=strain)", fontsize=8)
-        for a in ax:
-            a.set_xticks([])
-            a.set_yticks([])
-        ax[0].set_ylabel(row["title"].split(" ")[0], fontsize=10)
-        ax[0].text(
-            0.0, -0.08, row["title"], transform=ax[0].transAxes, fontsize=7, va="top", ha="left"
-        )
-    fig.savefig(path, dpi=100)

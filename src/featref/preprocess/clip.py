@@ -39,9 +39,11 @@ from featref.preprocess.strain import optical_strain
 
 __all__ = [
     "VIDEO_SUFFIXES",
+    "AlignedFlow",
     "ClipError",
     "ClipFlow",
     "ClipFrames",
+    "aligned_flow",
     "clip_flow",
     "compute_flow_stack",
     "compute_spotted_flow",
@@ -143,6 +145,45 @@ def compute_flow_stack(
     """
     (onset_c, apex_c), meta = _crop_all([onset, apex], cfg, detector)
     return _flow_from_crops(onset_c, apex_c, cfg), meta
+
+
+@dataclass(frozen=True)
+class AlignedFlow:
+    """One clip's flow at crop resolution, before it is shrunk to the model input (what a figure
+    of the clip shows).
+
+    Attributes:
+        onset_crop: Aligned grayscale onset, uint8 (crop_size, crop_size).
+        apex_crop: Aligned grayscale apex, the same shape.
+        u: Horizontal flow in pixels (+ right), float32 (crop_size, crop_size).
+        v: Vertical flow in pixels (+ down), the same shape.
+        strain: Optical strain magnitude of (u, v), the same shape.
+    """
+
+    onset_crop: np.ndarray
+    apex_crop: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    strain: np.ndarray
+
+
+def aligned_flow(
+    onset: np.ndarray, apex: np.ndarray, matrix: np.ndarray, cfg: PreprocessConfig
+) -> AlignedFlow:
+    """TV-L1 flow onset -> apex and its strain on the crops ``matrix`` gives, at crop resolution.
+
+    Args:
+        onset: Onset frame, grayscale or BGR uint8 (as ``cv2.imread`` gives).
+        apex: Apex frame of the same size.
+        matrix: The 2x3 alignment transform (a cache entry's ``meta["matrix"]``).
+        cfg: Settings (``crop_size`` and the TV-L1 parameters).
+    """
+    from featref.preprocess.align import warp
+
+    matrix = np.asarray(matrix, dtype=np.float64)
+    onset_c, apex_c = (warp(_gray(f), matrix, cfg.crop_size) for f in (onset, apex))
+    flow = tvl1_flow(onset_c, apex_c, **cfg.flow_params())
+    return AlignedFlow(onset_c, apex_c, flow[..., 0], flow[..., 1], optical_strain(flow))
 
 
 def compute_spotted_flow(

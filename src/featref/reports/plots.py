@@ -22,6 +22,7 @@ from matplotlib.ticker import MaxNLocator
 from featref.reports.tables import LearningCurve, SubjectAccuracy, row_normalise
 
 __all__ = [
+    "FLOW_SAMPLE_PANELS",
     "OKABE_ITO",
     "embed_2d",
     "plot_attention_heatmap",
@@ -30,6 +31,8 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_embedding",
     "plot_feature_embeddings",
+    "plot_flow_sample",
+    "plot_flow_samples",
     "plot_learning_curves",
     "plot_paired_differences",
     "plot_subject_accuracy",
@@ -560,4 +563,96 @@ def plot_paired_differences(reference: str, comparisons: dict[str, dict]) -> Fig
         "(vermillion where it excludes 0)",
         fontsize=8,
     )
+    return fig
+
+
+# --------------------------------------------------------------------------- flow of one clip
+
+#: Panels of :func:`plot_flow_sample`, left to right.
+FLOW_SAMPLE_PANELS = 7
+
+
+def plot_flow_sample(
+    onset: np.ndarray,
+    onset_crop: np.ndarray,
+    apex_crop: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    strain: np.ndarray,
+    model_input: np.ndarray,
+    *,
+    title: str = "",
+    apex_frame: int | None = None,
+    axes: Sequence[Axes] | None = None,
+) -> Figure:
+    """One clip's flow as a row of panels: the frame, the aligned crops, u, v, strain, the input.
+
+    Args:
+        onset: The onset frame as stored, RGB (H, W, 3) or grayscale.
+        onset_crop: Aligned grayscale onset, uint8 (crop_size, crop_size).
+        apex_crop: Aligned grayscale apex, the same shape.
+        u: Horizontal flow in pixels at crop resolution.
+        v: Vertical flow in pixels, the same shape.
+        strain: Optical strain magnitude, the same shape.
+        model_input: The model input (C, size, size) with channels u, v, strain (the first three
+            are shown as R, G, B, clipped to [0, 1]).
+        title: Shown under the frame; its first word labels the row (e.g. the class).
+        apex_frame: The apex frame number, for the apex panel's title.
+        axes: :data:`FLOW_SAMPLE_PANELS` axes to draw into (one row of a larger figure);
+            ``None`` makes a new figure.
+
+    Returns:
+        The figure.
+    """
+    if axes is None:
+        fig = Figure(figsize=(2.3 * FLOW_SAMPLE_PANELS, 2.6), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = list(fig.subplots(1, FLOW_SAMPLE_PANELS, squeeze=False)[0])
+    if len(axes) != FLOW_SAMPLE_PANELS:
+        raise ValueError(f"plot_flow_sample needs {FLOW_SAMPLE_PANELS} axes; got {len(axes)}")
+    ax = axes
+    fig = ax[0].figure
+    ax[0].imshow(onset, cmap=None if np.ndim(onset) == 3 else "gray")
+    ax[0].set_title("onset frame", fontsize=8)
+    ax[1].imshow(onset_crop, cmap="gray", vmin=0, vmax=255)
+    ax[1].set_title("aligned onset", fontsize=8)
+    ax[2].imshow(apex_crop, cmap="gray", vmin=0, vmax=255)
+    apex_label = "aligned apex" if apex_frame is None else f"aligned apex (frame {apex_frame})"
+    ax[2].set_title(apex_label, fontsize=8)
+    both = np.abs(np.stack([u, v]))
+    lim = max(float(np.percentile(both, 99.9)), 1e-3)  # a few border pixels run wild
+    for k, (flow, label) in enumerate(((u, "u (px, + right)"), (v, "v (px, + down)"))):
+        im = ax[3 + k].imshow(flow, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax[3 + k].set_title(label, fontsize=8)
+        fig.colorbar(im, ax=ax[3 + k], shrink=0.7)
+    top = float(np.percentile(strain, 99.5)) or 1e-3  # a few edge pixels saturate
+    im = ax[5].imshow(strain, cmap="magma", vmin=0, vmax=top)
+    ax[5].set_title("optical strain", fontsize=8)
+    fig.colorbar(im, ax=ax[5], shrink=0.7)
+    ax[6].imshow(np.clip(np.moveaxis(model_input[:3], 0, -1), 0, 1), interpolation="nearest")
+    ax[6].set_title("model input 28x28\n(R=u, G=v, B=strain)", fontsize=8)
+    for a in ax:
+        a.set_xticks([])
+        a.set_yticks([])
+    ax[0].set_ylabel(title.split(" ")[0], fontsize=10)
+    ax[0].text(0.0, -0.08, title, transform=ax[0].transAxes, fontsize=7, va="top", ha="left")
+    return fig
+
+
+def plot_flow_samples(samples: Sequence[dict]) -> Figure:
+    """Several clips' flow, one :func:`plot_flow_sample` row each.
+
+    Args:
+        samples: One dict per row: the arguments of :func:`plot_flow_sample` by name.
+
+    Returns:
+        The figure.
+    """
+    fig = Figure(
+        figsize=(2.3 * FLOW_SAMPLE_PANELS, 2.6 * max(len(samples), 1)), layout="constrained"
+    )
+    FigureCanvasAgg(fig)
+    rows = fig.subplots(max(len(samples), 1), FLOW_SAMPLE_PANELS, squeeze=False)
+    for sample, axes in zip(samples, rows):
+        plot_flow_sample(**sample, axes=list(axes))
     return fig
