@@ -16,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     from featref.cli import HelpFormatter
     from featref.cli.options import add_backend_args, add_reader_args, add_workers_args
     from featref.datasets import DATASETS  # light: no torch, no OpenCV
+    from featref.labels import LABEL_TABLES
     from featref.preprocess.config import (
         APEX_FALLBACKS,
         APEX_MODES,
@@ -107,9 +108,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument(
         "--label-scheme",
         type=str,
-        choices=("auto", "megc2019", "own"),
+        choices=("auto", "megc2019", "own", *LABEL_TABLES),
         default="auto",
-        help="classes: megc2019 (negative/positive/surprise), own (the database's emotions); "
+        help="classes: megc2019 (negative/positive/surprise), own (the database's emotions), "
+        "or a single-database task's table (featref.labels.LABEL_TABLES, e.g. casme2_5); "
         "auto = megc2019 for the composite, else own",
     )
     add_reader_args(p)

@@ -22,7 +22,7 @@ from typing import Any
 
 from featref.datasets.base import FRAME_SUFFIXES, Sample, frame_number, natural_key
 from featref.errors import ConfigError, FaceNotFoundError, MerError
-from featref.labels import MEGC2019_CLASSES, megc2019_class
+from featref.labels import LABEL_TABLES, MEGC2019_CLASSES, megc2019_class
 from featref.preprocess import cache
 from featref.preprocess.apex import middle_frame
 from featref.preprocess.cache import load_prepared, prepared_config
@@ -215,10 +215,24 @@ def _class_names(source: Any, samples: Sequence[Sample], scheme: str | None) -> 
         return MEGC2019_CLASSES
     if scheme == "own":
         return tuple(sorted({s.emotion for s in samples}))
-    raise ConfigError(f"`label_scheme` must be 'megc2019', 'own' or None. Got {scheme!r}.")
+    if scheme in LABEL_TABLES:
+        return LABEL_TABLES[scheme].classes
+    raise ConfigError(
+        f"`label_scheme` must be 'megc2019', 'own', one of {sorted(LABEL_TABLES)} or None. "
+        f"Got {scheme!r}."
+    )
 
 
-def _label(sample: Sample, class_names: tuple[str, ...]) -> int | None:
+def _label(sample: Sample, class_names: tuple[str, ...], scheme: str | None = None) -> int | None:
+    if scheme in LABEL_TABLES:
+        table = LABEL_TABLES[scheme]
+        if sample.dataset != table.dataset:
+            raise ConfigError(
+                f"The label table {scheme!r} is for {table.dataset!r}; {sample.sample_id} is "
+                f"from {sample.dataset!r}. Prepare {table.dataset} with it."
+            )
+        cls = table.label(sample.emotion)
+        return None if cls is None else class_names.index(cls)
     if class_names == MEGC2019_CLASSES:
         cls = megc2019_class(sample.dataset, sample.emotion)
         return None if cls is None else class_names.index(cls)
@@ -256,7 +270,9 @@ def prepare(
         dataset: Folder name under ``cache_dir`` (default: the reader's ``name``, else the
             samples' single database, else ``"mixed"``).
         label_scheme: ``"megc2019"`` (3 classes via :func:`featref.labels.megc2019_class`),
-            ``"own"`` (the database's emotions, sorted) or ``None``: MEGC2019 for the composite
+            ``"own"`` (the database's emotions, sorted), a single-database table of
+            :data:`featref.labels.LABEL_TABLES` (``"casme2_5"``, ``"samm_5"``, ``"smic_3"``,
+            ``"casme3_3"``, ``"casme3_7"``) or ``None``: MEGC2019 for the composite
             or samples of several databases, else own.
         backend: ``"local"`` (``workers`` processes here) or ``"ray"``: one Ray task per
             sample on the connected Ray cluster, else on a local Ray instance with ``workers``
@@ -285,7 +301,7 @@ def prepare(
         names = {s.dataset for s in samples}
         dataset = getattr(reader, "name", None) or (names.pop() if len(names) == 1 else "mixed")
     class_names = _class_names(reader, samples, label_scheme)
-    labels = {s.sample_id: _label(s, class_names) for s in samples}
+    labels = {s.sample_id: _label(s, class_names, label_scheme) for s in samples}
     excluded = tuple(s.sample_id for s in samples if labels[s.sample_id] is None)
     if excluded:
         log.info("%d samples have no class in %s and are left out.", len(excluded), class_names)
