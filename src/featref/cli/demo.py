@@ -128,6 +128,7 @@ def main(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from featref.atomic import atomic_write_text
     from featref.cli.options import format_summary
     from featref.config import load_config
     from featref.datasets import Casme2
@@ -244,7 +245,8 @@ def main(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     times["evaluate"] = time.perf_counter() - t
-    (run_dir / "demo.json").write_text(
+    atomic_write_text(
+        run_dir / "demo.json",
         json.dumps(
             {
                 "synthetic": syn.to_dict(),
@@ -254,7 +256,7 @@ def main(args: argparse.Namespace) -> int:
                 "shuffle_seed": args.data_seed if args.shuffle_labels else None,
             },
             indent=2,
-        )
+        ),
     )
     print(f"      {run_dir} ({times['evaluate']:.1f} s)", flush=True)
 

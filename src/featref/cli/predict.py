@@ -141,7 +141,10 @@ def _save_flow(folder: Path, name: str, pred) -> list[str]:
 
 def _write_output(path: Path, records: list[dict], ckpt) -> None:
     import csv
+    import io
     import json
+
+    from featref.atomic import atomic_write_text
 
     class_names = ckpt.class_names
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,23 +154,24 @@ def _write_output(path: Path, records: list[dict], ckpt) -> None:
             "model": ckpt.model_name,
             "class_names": list(class_names),
         }
-        path.write_text(json.dumps({**head, "predictions": records}, indent=2) + "\n")
+        atomic_write_text(path, json.dumps({**head, "predictions": records}, indent=2) + "\n")
         return
     branches = {k for r in records for k in r.get("attention", {})}
     ordered = [b for b in class_names if b in branches] + sorted(branches - set(class_names))
     head = ["clip", "status", "error", "onset", "apex", "apex_source", "label"]
     head += [f"p_{n}" for n in class_names] + [f"attention_{b}" for b in ordered]
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(head)
-        for r in records:
-            probs, att = r.get("probabilities", {}), r.get("attention", {})
-            w.writerow(
-                [r["clip"], r["status"], r.get("error", "")]
-                + [r.get(k, "") for k in ("onset", "apex", "apex_source", "label")]
-                + [f"{probs[n]:.6f}" if n in probs else "" for n in class_names]
-                + [f"{att[b]:.6f}" if b in att else "" for b in ordered]
-            )
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(head)
+    for r in records:
+        probs, att = r.get("probabilities", {}), r.get("attention", {})
+        w.writerow(
+            [r["clip"], r["status"], r.get("error", "")]
+            + [r.get(k, "") for k in ("onset", "apex", "apex_source", "label")]
+            + [f"{probs[n]:.6f}" if n in probs else "" for n in class_names]
+            + [f"{att[b]:.6f}" if b in att else "" for b in ordered]
+        )
+    atomic_write_text(path, buf.getvalue())
 
 
 def main(args: argparse.Namespace) -> int:

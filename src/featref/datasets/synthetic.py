@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import io
 import json
 import logging
 import math
@@ -58,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from featref.atomic import atomic_write_bytes, atomic_write_text
 from featref.errors import ConfigError
 
 __all__ = [
@@ -651,9 +653,9 @@ def _write_coding(path: Path, specs: Sequence[ClipSpec]) -> None:
                 s.emotion,
             ]
         )
-    tmp = path.with_name(f".{path.name}.tmp")
-    wb.save(tmp)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    wb.save(buf)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _write_subject(root: str, cfg: SyntheticConfig, index: int) -> int:
@@ -734,7 +736,7 @@ def write_casme2(
         )
     root.mkdir(parents=True, exist_ok=True)
     record = {"config": cfg.to_dict(), "complete": False, "num_clips": cfg.num_clips}
-    (root / MARKER).write_text(json.dumps(record, indent=2))
+    atomic_write_text(root / MARKER, json.dumps(record, indent=2))
     specs = clip_specs(cfg)
     _write_coding(root / _CODING, specs)
     show = bool(progress) if progress is not None else sys.stderr.isatty()
@@ -752,12 +754,13 @@ def write_casme2(
     finally:
         bar.close()
     record["complete"] = True
-    (root / MARKER).write_text(json.dumps(record, indent=2))
-    (root / "README.txt").write_text(
+    atomic_write_text(root / MARKER, json.dumps(record, indent=2))
+    atomic_write_text(
+        root / "README.txt",
         "Synthetic micro-expression clips written by featref.datasets.synthetic in CASME II's\n"
         "layout (not the CASME II database). Faces: skimage.data.astronaut() and matplotlib's\n"
         "grace_hopper.jpg, animated with action-unit-like deformations. Settings: "
-        f"{MARKER}.\n"
+        f"{MARKER}.\n",
     )
     log.info("Wrote %d synthetic clips to %s.", cfg.num_clips, root)
     return True

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from featref.atomic import atomic_write_text
 from featref.errors import AnnotationError
 from featref.evaluation.metrics import accuracy, uar, uf1
 
@@ -51,16 +53,15 @@ def write_predictions(path: Path, rows: Sequence[Prediction], class_names: Seque
     head = ["seed", "fold", "test_subject", "sample_id", "dataset", "subject", "y_true", "y_pred"]
     head += [f"prob_{c}" for c in class_names] if has_probs else []
     head += [f"attention_{c}" for c in class_names] if has_att else []
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(head)
-        for r in rows:
-            row = [r.seed, r.fold, r.subject, r.sample_id, r.dataset, r.subject, r.y_true, r.y_pred]
-            row += [f"{p:.6f}" for p in r.probs] if has_probs else []
-            row += [f"{a:.6f}" for a in r.attention] if has_att else []
-            w.writerow(row)
-    tmp.replace(path)
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(head)
+    for r in rows:
+        row = [r.seed, r.fold, r.subject, r.sample_id, r.dataset, r.subject, r.y_true, r.y_pred]
+        row += [f"{p:.6f}" for p in r.probs] if has_probs else []
+        row += [f"{a:.6f}" for a in r.attention] if has_att else []
+        w.writerow(row)
+    atomic_write_text(path, buf.getvalue())
 
 
 #: Columns every ``predictions.csv`` has (``prob_<class>`` and ``attention_<class>`` may follow).
@@ -331,4 +332,4 @@ def write_megc_log(path: Path, rows: Iterable[Prediction], class_names: Sequence
             last = (dataset, subject)
         clip = r.sample_id.rsplit("/", 1)[-1]
         lines.append(f"{clip} {class_names.index(r.y_true)} {class_names.index(r.y_pred)}")
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from featref import __version__
+from featref.atomic import atomic_write_text
 from featref.errors import ConfigError
 from featref.reports import plots, tables
 from featref.reports.html import HtmlPage
@@ -332,7 +333,7 @@ def build_report(
         writer = _Writer(page, md, out, sub, files, formats)
         files.notes += _section_run(run, label, writer, level=2)
 
-    files.html.write_text(page.render(), encoding="utf-8")
-    files.markdown.write_text("\n".join(md), encoding="utf-8")
+    atomic_write_text(files.html, page.render())
+    atomic_write_text(files.markdown, "\n".join(md))
     logger.info("Report written to %s", files.html)
     return files

@@ -8,6 +8,7 @@ are named.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from featref.atomic import atomic_write_bytes
 from featref.reports.tables import LearningCurve, SubjectAccuracy, row_normalise
 
 __all__ = [
@@ -92,7 +94,11 @@ def save_figure(
     for i, ext in enumerate(formats):
         path = directory / f"{stem}.{ext}"
         # No creation date in PDFs, so that rebuilding a report gives the same bytes.
-        fig.savefig(path, dpi=dpi, metadata={"CreationDate": None} if ext == "pdf" else None)
+        buf = io.BytesIO()
+        fig.savefig(
+            buf, format=ext, dpi=dpi, metadata={"CreationDate": None} if ext == "pdf" else None
+        )
+        atomic_write_bytes(path, buf.getvalue())
         if i == 0 and fig.get_layout_engine() is not None:
             fig.set_layout_engine("none")
         paths.append(path)

@@ -17,6 +17,7 @@ Conventions (also printed in the report):
 from __future__ import annotations
 
 import csv
+import io
 import math
 import warnings
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from featref.atomic import atomic_write_text
 from featref.errors import UndefinedMetricWarning
 from featref.evaluation import metrics as mer_metrics
 from featref.reports.runs import Predictions, RunOutputs, natural_key
@@ -101,11 +103,12 @@ class Table:
     def to_csv(self, path: str | Path) -> Path:
         """Write the raw values as CSV (floats at full precision; ``None`` as empty)."""
         path = Path(path)
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(self.columns)
-            for row in self.rows:
-                writer.writerow(["" if v is None else v for v in row])
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf)
+        writer.writerow(self.columns)
+        for row in self.rows:
+            writer.writerow(["" if v is None else v for v in row])
+        atomic_write_text(path, buf.getvalue())
         return path
 
     def to_markdown(self) -> str:
@@ -129,7 +132,7 @@ class Table:
         directory.mkdir(parents=True, exist_ok=True)
         csv_path = self.to_csv(directory / f"{self.name}.csv")
         md_path = directory / f"{self.name}.md"
-        md_path.write_text(self.to_markdown(), encoding="utf-8")
+        atomic_write_text(md_path, self.to_markdown())
         return csv_path, md_path
 
 
