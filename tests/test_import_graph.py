@@ -204,3 +204,15 @@ def test_upward_imports_are_seen(tmp_path):
         "featref.datasets.x -> featref.preprocess.y",
     ]
     assert cycles_in(graph)
+
+
+#: Modules of ``featref.cli`` that every verb may import; a verb module imports no other verb.
+CLI_SHARED: tuple[str, ...] = ("featref.cli", "featref.cli.options")
+
+
+def test_no_verb_imports_another_verb():
+    graph = package_graph()
+    verbs = [m for m in graph if m.startswith("featref.cli.") and m not in CLI_SHARED]
+    assert verbs, "no CLI verb modules found"
+    bad = [f"{v} -> {t}" for v in verbs for t in sorted(graph[v]) if t in verbs]
+    assert not bad, "CLI verbs importing one another (share through cli.options): " + "; ".join(bad)

@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def main(args: argparse.Namespace) -> int:
+    from featref.cli.options import print_scores
     from featref.errors import DatasetNotFoundError
     from featref.evaluation.predictions import Prediction, read_megc_log, read_predictions
 
@@ -55,30 +56,6 @@ def main(args: argparse.Namespace) -> int:
         ]
     print_scores(f"{path}", rows, labels)
     return 0
-
-
-def print_scores(title: str, rows: list, labels: list[str]) -> None:
-    """Print pooled UF1/UAR/accuracy of ``rows``, overall and per database (± over seeds)."""
-    from featref.evaluation.predictions import summarise
-
-    m = summarise(rows, labels)
-    seeds = list(m["per_seed"])
-    print(f"{title}: {len(rows)} predictions, {len(seeds)} seed(s), labels {labels}")
-    print(f"{'':10s} {'n':>5s} {'UF1':>8s} {'UAR':>8s} {'acc':>8s}")
-    for name, entry in [("all", None), *[(db, db) for db in m["summary"]["per_database"]]]:
-        s = m["summary"]["all"] if entry is None else m["summary"]["per_database"][entry]
-        n = sum(
-            (e["all"] if entry is None else e["per_database"][entry])["n"]
-            for e in m["per_seed"].values()
-        ) // len(seeds)
-        std = len(seeds) > 1
-        print(
-            f"{name:10s} {n:5d} "
-            + " ".join(
-                f"{s[k]['mean']:.4f}" + (f"±{s[k]['std']:.4f}" if std else "")
-                for k in ("uf1", "uar", "accuracy")
-            )
-        )
 
 
 def _prob_classes(path: Path) -> list[str]:

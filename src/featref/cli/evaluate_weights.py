@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def main(args: argparse.Namespace) -> int:
-    from featref.cli.evaluate import print_scores
+    from featref.cli.options import print_scores
     from featref.config import DataConfig
     from featref.evaluation.fold_weights import predict_with_fold_weights
     from featref.evaluation.predictions import write_megc_log, write_predictions

@@ -31,6 +31,7 @@ __all__ = [
     "format_summary",
     "parse_model_args",
     "parse_select",
+    "print_scores",
     "reader_from_args",
     "select_overrides",
 ]
@@ -151,6 +152,13 @@ def add_data_train_args(p: argparse.ArgumentParser, *, scope: str = "") -> None:
         type=str,
         default=None,
         help=f"comma-separated databases to keep (e.g. casme2,samm){scope}; default all",
+    )
+    p.add_argument(
+        "--protocol",
+        type=str,
+        default=None,
+        help=f"loso, or cross:<source>[+<source>]-><target> (e.g. cross:casme2+samm->smic){scope}; "
+        "see featref list-protocols",
     )
     p.add_argument("--epochs", type=int, default=None, help=f"epochs per fold{scope}")
     p.add_argument("--batch-size", type=int, default=None, help=f"mini-batch size{scope}")
@@ -313,6 +321,7 @@ def config_overrides(args: argparse.Namespace) -> dict:
             "source": args.data,
             "data_dir": args.data_dir,
             "databases": _split(args.databases),
+            "protocol": getattr(args, "protocol", None),
         },
         "train": {
             "seeds": seeds,
@@ -420,6 +429,30 @@ def format_summary(metrics: dict) -> str:
     if len(summ["per_database"]) > 1:
         lines += [row(db, m) for db, m in summ["per_database"].items()]
     return "\n".join(lines)
+
+
+def print_scores(title: str, rows: list, labels: list[str]) -> None:
+    """Print pooled UF1/UAR/accuracy of ``rows``, overall and per database (± over seeds)."""
+    from featref.evaluation.predictions import summarise
+
+    m = summarise(rows, labels)
+    seeds = list(m["per_seed"])
+    print(f"{title}: {len(rows)} predictions, {len(seeds)} seed(s), labels {labels}")
+    print(f"{'':10s} {'n':>5s} {'UF1':>8s} {'UAR':>8s} {'acc':>8s}")
+    for name, entry in [("all", None), *[(db, db) for db in m["summary"]["per_database"]]]:
+        s = m["summary"]["all"] if entry is None else m["summary"]["per_database"][entry]
+        n = sum(
+            (e["all"] if entry is None else e["per_database"][entry])["n"]
+            for e in m["per_seed"].values()
+        ) // len(seeds)
+        std = len(seeds) > 1
+        print(
+            f"{name:10s} {n:5d} "
+            + " ".join(
+                f"{s[k]['mean']:.4f}" + (f"±{s[k]['std']:.4f}" if std else "")
+                for k in ("uf1", "uar", "accuracy")
+            )
+        )
 
 
 def _config_error(message: str) -> Exception:
