@@ -26,6 +26,7 @@ __all__ = [
     "DataConfig",
     "ExperimentConfig",
     "HASH_OMIT_AT_DEFAULT",
+    "PROTOCOL_DATABASES",
     "ModelConfig",
     "SelectConfig",
     "TrainConfig",
@@ -33,12 +34,46 @@ __all__ = [
     "check_value",
     "hashed_config",
     "load_config",
+    "parse_protocol",
     "resolved_config",
 ]
 
 #: Flow channels a model can take, by name.
 CHANNELS: tuple[str, ...] = ("u", "v", "strain")
 DATA_SOURCES: tuple[str, ...] = ("synthetic", "megc2019", "prepared")
+#: Databases a cross-database protocol can name (the reader names of the composite and CAS(ME)^3).
+PROTOCOL_DATABASES: tuple[str, ...] = ("casme2", "samm", "smic", "casme3")
+_CROSS = re.compile(r"^cross:([a-z0-9_]+(?:\+[a-z0-9_]+)*)->([a-z0-9_]+)$")
+
+
+def parse_protocol(protocol: str) -> tuple[tuple[str, ...], str] | None:
+    """``None`` for ``"loso"``; ``(sources, target)`` for ``"cross:<src>[+<src>]-><target>"``.
+
+    Raises:
+        ConfigError: for another form, an unknown database, a repeated source, or a target that
+            is also a source.
+    """
+    if protocol == "loso":
+        return None
+    m = _CROSS.match(protocol.replace(" ", ""))
+    if m is None:
+        raise ConfigError(
+            f"`protocol` in [data] must be 'loso' or 'cross:<source>[+<source>]-><target>' "
+            f"(e.g. 'cross:casme2+samm->smic'). Got {protocol!r}."
+        )
+    sources, target = tuple(m.group(1).split("+")), m.group(2)
+    unknown = [d for d in (*sources, target) if d not in PROTOCOL_DATABASES]
+    if unknown:
+        raise ConfigError(
+            f"`protocol` {protocol!r} names unknown database(s) {unknown}. Known: "
+            f"{list(PROTOCOL_DATABASES)}."
+        )
+    if len(set(sources)) != len(sources) or target in sources:
+        raise ConfigError(
+            f"`protocol` {protocol!r}: the source databases must be distinct and the target "
+            "must not be one of them (training never sees a target sample)."
+        )
+    return sources, target
 
 
 @dataclass(frozen=True)
@@ -49,9 +84,11 @@ class DataConfig:
     data_dir: str | None = None  # root of the data; None -> $FEATREF_DATA_DIR, see datasets.base
     channels: tuple[str, ...] = ("u", "v", "strain")  # u, v [paper]; strain [inferred] (STSTNet)
     databases: tuple[str, ...] = ()  # restrict the composite to these databases; () = all
+    protocol: str = "loso"  # loso | cross:<source>[+<source>]-><target> (docs/protocols.md)
 
     def __post_init__(self) -> None:
         _check_fields(self, "data")
+        parse_protocol(self.protocol)
         if self.source not in DATA_SOURCES:
             raise ConfigError(
                 f"`source` in [data] must be one of {list(DATA_SOURCES)}. Got {self.source!r}."
@@ -209,6 +246,7 @@ _MERGED_TABLES = {"model": "kwargs", "select": "grid"}  # flags update these tab
 #: folders made before the field existed still resume; any other value enters the hash. Section ->
 #: field -> default. Add every new field here (tests check the defaults match the dataclasses).
 HASH_OMIT_AT_DEFAULT: dict[str, dict[str, Any]] = {
+    "data": {"protocol": "loso"},
     "train": {
         "proposal_weight": 1.0,
         "class_weight_power": 1.0,

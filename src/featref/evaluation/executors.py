@@ -37,7 +37,7 @@ from typing import NamedTuple, Protocol
 from featref import _ray
 from featref.config import ExperimentConfig
 from featref.evaluation import units
-from featref.evaluation.protocols import Fold, LeaveOneSubjectOut
+from featref.evaluation.protocols import Fold, protocol_folds
 from featref.evaluation.units import Unit, UnitJob, UnitRecord, batchable
 from featref.training.loop import set_threads
 
@@ -187,9 +187,7 @@ def run_batched(work: list[WorkItem], *, workers: int = 1, threads: int = 1) -> 
     for item in work:
         cfg, flows = item.job.cfg, item.job.flows
         if item.key not in folds_by_key:
-            folds_by_key[item.key] = list(
-                LeaveOneSubjectOut().split(flows.sample_ids, flows.subjects)
-            )
+            folds_by_key[item.key] = protocol_folds(cfg, flows)
         if cfg.select.grid or not batchable(cfg.model, flows):
             per_unit.append(item)
             continue

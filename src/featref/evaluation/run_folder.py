@@ -45,7 +45,7 @@ from featref.config import ExperimentConfig, hashed_config, resolved_config
 from featref.datasets.flowset import FlowSet
 from featref.errors import CacheError
 from featref.evaluation.predictions import Prediction, summarise, write_megc_log, write_predictions
-from featref.evaluation.protocols import LeaveOneSubjectOut
+from featref.evaluation.protocols import protocol_folds
 from featref.evaluation.units import Unit, UnitRecord, check_record
 
 __all__ = [
@@ -140,7 +140,7 @@ def pending_units(
         digest: The run's config hash, when the caller has it (else computed here).
     """
     digest = config_hash(cfg, flows) if digest is None else digest
-    folds = list(LeaveOneSubjectOut().split(flows.sample_ids, flows.subjects))
+    folds = protocol_folds(cfg, flows)
     todo, done = [], {}
     for seed in cfg.train.seeds:
         for fold in folds:
