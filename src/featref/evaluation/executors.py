@@ -145,15 +145,16 @@ def run_ray(work: list[WorkItem], *, workers: int, threads: int = 1) -> Iterator
             yield Finished(work[i], rec)
 
 
-def chunk_of(cfg: ExperimentConfig, unit: Unit, n_folds: int) -> int:
-    """The fixed chunk of a unit in the fold-batched executor.
+def chunk_of(cfg: ExperimentConfig, unit: Unit, n_folds: int) -> tuple[int, int]:
+    """The fixed chunk of a unit in the fold-batched executor: ``(seed, block of folds)``.
 
-    Units are ordered (seed position, fold index) and cut into chunks of ``[train]
-    ensemble_size`` (0: all folds of one seed). The chunks depend only on the configuration, so a
-    resumed run trains exactly the ensembles an uninterrupted one would have trained.
+    The folds of each seed are cut in order into blocks of ``[train] ensemble_size`` (0: all
+    folds of the seed). Chunks depend only on the seed, the fold and that size (not on the other
+    seeds of the run), so a resumed run, or the same seed run on its own, trains exactly the
+    ensembles an uninterrupted run would have trained.
     """
     size = cfg.train.ensemble_size or n_folds
-    return (list(cfg.train.seeds).index(unit.seed) * n_folds + unit.fold.index) // size
+    return unit.seed, unit.fold.index // size
 
 
 def deterministic_cuda() -> None:
@@ -182,7 +183,7 @@ def run_batched(work: list[WorkItem], *, workers: int = 1, threads: int = 1) -> 
     if any(item.job.cfg.train.device == "cuda" for item in work):
         deterministic_cuda()
     per_unit: list[WorkItem] = []
-    chunks: dict[tuple[int, int], list[WorkItem]] = {}
+    chunks: dict[tuple[int, tuple[int, int]], list[WorkItem]] = {}
     folds_by_key: dict[int, list[Fold]] = {}
     for item in work:
         cfg, flows = item.job.cfg, item.job.flows
@@ -201,9 +202,9 @@ def run_batched(work: list[WorkItem], *, workers: int = 1, threads: int = 1) -> 
     for (key, c), items in chunks.items():
         job = items[0].job
         folds = folds_by_key[key]
+        seed = c[0]
         members = [
             Unit(seed, fold)
-            for seed in job.cfg.train.seeds
             for fold in folds
             if chunk_of(job.cfg, Unit(seed, fold), len(folds)) == c
         ]
