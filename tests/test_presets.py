@@ -10,10 +10,13 @@ import torch
 import featref
 from featref.config import load_config, resolved_config
 from featref.evaluation.grid import config_changes, load_grid_file, resolve_grid
+from featref.evaluation.protocols import PROTOCOL_PRESETS
 from featref.models import create_model, get_model_card
 
 CONFIGS = Path(featref.__file__).parent / "configs"
-PRESETS = sorted(p.stem for p in CONFIGS.glob("*.toml"))
+SHIPPED = sorted(p.stem for p in CONFIGS.glob("*.toml"))
+#: the ablation presets (of the composite); the protocol presets are tested in test_protocol_presets
+PRESETS = sorted(set(SHIPPED) - set(PROTOCOL_PRESETS))
 REFERENCE = "megc2019_featref"
 
 #: preset -> what sets it apart from the reference (see featref.evaluation.grid.config_changes)

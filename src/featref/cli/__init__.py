@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evaluate",
     "evaluate_weights",
     "models",
+    "protocols",
     "report",
     "data",
     "prepare",

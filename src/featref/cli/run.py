@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from featref.cli.options import (
     add_executor_arg,
@@ -17,6 +18,10 @@ from featref.cli.options import (
     experiment_config,
     format_summary,
 )
+
+if TYPE_CHECKING:
+    from featref.config import ExperimentConfig
+    from featref.datasets.flowset import FlowSet
 
 DESCRIPTION = """\
 Leave-one-subject-out evaluation of a model: one fold per subject, every seed, predictions pooled
@@ -54,14 +59,30 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=main)
 
 
+def _load_flows(args: argparse.Namespace, cfg: ExperimentConfig) -> FlowSet:
+    """``load_flows``; for a protocol preset whose data are missing, an error naming the preset,
+    the path and what to request."""
+    from featref.errors import CacheError, ConfigError, DatasetNotFoundError
+    from featref.evaluation.protocols import PROTOCOL_PRESETS, missing_data_message
+    from featref.preprocess.sources import load_flows
+
+    name = Path(str(args.config)).stem if args.config else None
+    try:
+        return load_flows(cfg.data)
+    except (DatasetNotFoundError, CacheError, ConfigError) as exc:
+        no_dir = cfg.data.source == "prepared" and cfg.data.data_dir is None
+        if name not in PROTOCOL_PRESETS or (isinstance(exc, ConfigError) and not no_dir):
+            raise
+        raise DatasetNotFoundError(missing_data_message(name, cfg.data.data_dir, exc)) from exc
+
+
 def main(args: argparse.Namespace) -> int:
     from featref.evaluation.runner import Job, execute_plan, plan_run
-    from featref.preprocess.sources import load_flows
 
     cfg = experiment_config(args)
     check_backend(args)
     executor = executor_choice(args, cfg.train.device)
-    flows = load_flows(cfg.data)
+    flows = _load_flows(args, cfg)
     command = "featref " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("featref") else None
     plan = plan_run([Job(flows, cfg, args.output_dir, command)])  # planned once, printed, run
     out = plan.jobs[0].out_dir

@@ -136,3 +136,146 @@ def protocol_folds(cfg: ExperimentConfig | DataConfig, flows: FlowSet) -> list[F
     if cross is None:
         return list(LeaveOneSubjectOut().split(flows.sample_ids, flows.subjects))
     return list(CrossDatabase(*cross).split(flows.sample_ids, flows.datasets))
+
+
+# ----------------------------------------------------------------------------- named protocols
+
+
+@dataclass(frozen=True)
+class ProtocolPreset:
+    """A shipped preset (``featref/configs/<name>.toml``) that is an evaluation protocol.
+
+    Attributes:
+        name: The preset's name (``featref run --config <name>``).
+        title: One line: what is trained on and what is tested.
+        reader: The database the preset's data come from: ``"megc2019_flow"`` (the published
+            composite flow images) or a reader name (``"casme2"`` ...), prepared with
+            ``label_scheme``.
+        label_scheme: ``featref prepare --label-scheme`` of a prepared preset (else ``None``).
+        metrics: The metrics the literature of this protocol reports (all are in metrics.json).
+    """
+
+    name: str
+    title: str
+    reader: str
+    label_scheme: str | None = None
+    metrics: tuple[str, ...] = ("uf1", "uar")
+
+    @property
+    def prepare_command(self) -> str | None:
+        """How to make this preset's data from the raw clips, or ``None`` for the composite."""
+        if self.label_scheme is None:
+            return None
+        return (
+            f"featref prepare {self.reader} --data-dir <root of {self.reader}> "
+            f"--label-scheme {self.label_scheme}"
+        )
+
+
+_COMPOSITE = ("casme2", "samm", "smic")
+_TITLES = {"casme2": "CASME II", "samm": "SAMM", "smic": "SMIC-HS", "casme3": "CAS(ME)^3 A"}
+
+
+def _protocol_presets() -> dict[str, ProtocolPreset]:
+    out: list[ProtocolPreset] = []
+    for db in _COMPOSITE:
+        out.append(
+            ProtocolPreset(
+                f"megc2019_{db}_only",
+                f"{_TITLES[db]} alone, 3 classes, LOSO, from the composite flow images",
+                "megc2019_flow",
+            )
+        )
+    for target in _COMPOSITE:
+        sources = tuple(d for d in _COMPOSITE if d != target)
+        out.append(
+            ProtocolPreset(
+                f"megc2019_cross_{'+'.join(sources)}_to_{target}",
+                f"hold {_TITLES[target]} out: train on "
+                f"{' + '.join(_TITLES[d] for d in sources)}, test on {_TITLES[target]} (3 classes)",
+                "megc2019_flow",
+            )
+        )
+    for source in _COMPOSITE:
+        for target in _COMPOSITE:
+            if source != target:
+                out.append(
+                    ProtocolPreset(
+                        f"megc2019_cross_{source}_to_{target}",
+                        f"train on {_TITLES[source]}, test on {_TITLES[target]} (3 classes)",
+                        "megc2019_flow",
+                    )
+                )
+    single = ("uf1", "uar", "accuracy", "weighted_f1")
+    out += [
+        ProtocolPreset(
+            "casme2_5class",
+            "CASME II 5 classes (2014 coding, 246 clips, 26 subjects), LOSO, prepared clips",
+            "casme2",
+            "casme2_5",
+            single,
+        ),
+        ProtocolPreset(
+            "samm_5class",
+            "SAMM 5 classes (emotions with >= 10 clips, 136 clips), LOSO, prepared clips",
+            "samm",
+            "samm_5",
+            single,
+        ),
+        ProtocolPreset(
+            "smic_3class",
+            "SMIC-HS 3 classes (164 clips, 16 subjects), LOSO, prepared clips",
+            "smic",
+            "smic_3",
+            single,
+        ),
+        ProtocolPreset(
+            "casme3_3class",
+            "CAS(ME)^3 part A 3 classes (label_for_3, 687 clips), LOSO, prepared clips",
+            "casme3",
+            "casme3_3",
+            single,
+        ),
+        ProtocolPreset(
+            "casme3_7class",
+            "CAS(ME)^3 part A label_for_7 (6 classes present, 687 clips), LOSO, prepared clips",
+            "casme3",
+            "casme3_7",
+            single,
+        ),
+    ]
+    return {p.name: p for p in out}
+
+
+#: The shipped presets that are evaluation protocols, by name, in listing order.
+PROTOCOL_PRESETS: dict[str, ProtocolPreset] = _protocol_presets()
+
+
+def missing_data_message(name: str, data_dir: str | None, exc: Exception) -> str:
+    """The message of a protocol preset ``name`` whose data are missing: the preset, the path,
+    what to request (the reader's ``MANUAL_DOWNLOAD_INSTRUCTIONS``) and how to prepare it.
+
+    Args:
+        name: A :data:`PROTOCOL_PRESETS` name.
+        data_dir: The data folder the run was given (``None``: none given).
+        exc: The error of the data loader (its message names the paths tried).
+    """
+    from featref.datasets import DATASETS
+
+    preset = PROTOCOL_PRESETS[name]
+    reader = DATASETS[preset.reader]
+    where = data_dir if data_dir is not None else "(no --data-dir given)"
+    lines = [
+        f"Protocol preset {name!r} ({preset.title}) needs the {reader.title} data at {where}, "
+        f"which could not be loaded: {exc}",
+        "",
+    ]
+    if preset.prepare_command is not None:
+        lines += [
+            "Prepare the clips first, then pass the printed folder:",
+            f"  {preset.prepare_command}",
+            f"  featref run --config {name} --data-dir <the printed folder>",
+            "",
+        ]
+    lines += [f"What to request and place ({reader.title}):", reader.MANUAL_DOWNLOAD_INSTRUCTIONS]
+    return "\n".join(lines)
