@@ -410,6 +410,8 @@ def describe_executor(args: argparse.Namespace, executor: str, workers: int) -> 
         return f"Ray tasks on a local Ray instance with {workers} CPU(s)"
     if executor == "inprocess":
         return "this process"
+    if executor == "batched":
+        return "fold-batched ensembles in this process (batched executor)"
     return f"{workers} worker(s) ({executor} executor)"
 
 
