@@ -17,7 +17,7 @@ import numpy as np
 
 from featref.atomic import atomic_write_text
 from featref.errors import AnnotationError
-from featref.evaluation.metrics import accuracy, uar, uf1
+from featref.evaluation.metrics import accuracy, uar, uf1, weighted_f1
 
 __all__ = [
     "PREDICTION_COLUMNS",
@@ -181,11 +181,12 @@ def read_predictions(path: Path, class_names: Sequence[str] | None = None) -> li
 
 
 def score(y_true: Sequence, y_pred: Sequence, labels: Sequence) -> dict[str, float]:
-    """UF1, UAR and accuracy of pooled predictions, plus ``n``."""
+    """UF1, UAR, accuracy and weighted F1 of pooled predictions, plus ``n``."""
     return {
         "uf1": round(uf1(y_true, y_pred, labels=labels), 6),
         "uar": round(uar(y_true, y_pred, labels=labels), 6),
         "accuracy": round(accuracy(y_true, y_pred), 6),
+        "weighted_f1": round(weighted_f1(y_true, y_pred, labels=labels), 6),
         "n": len(y_true),
     }
 
@@ -211,7 +212,7 @@ def summarise(rows: Sequence[Prediction], class_names: Sequence[str]) -> dict:
 
     def agg(get) -> dict[str, dict[str, float]]:
         out = {}
-        for key in ("uf1", "uar", "accuracy"):
+        for key in ("uf1", "uar", "accuracy", "weighted_f1"):
             vals = np.array([get(e)[key] for e in per_seed.values()])
             std = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
             out[key] = {"mean": round(float(vals.mean()), 6), "std": round(std, 6)}
