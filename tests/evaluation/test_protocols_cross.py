@@ -16,7 +16,7 @@ from featref.preprocess.synthetic_flow import make_synthetic_flows
 @pytest.fixture(scope="module")
 def composite():
     """Synthetic flows relabelled as three databases of four subjects each."""
-    flows = make_synthetic_flows(subjects=12, clips_per_class=1, size=8)
+    flows = make_synthetic_flows(subjects=12, clips_per_class=1)
     subject_db = {
         s: ("casme2", "samm", "smic")[i % 3] for i, s in enumerate(sorted(set(flows.subjects)))
     }
@@ -84,3 +84,28 @@ def test_cross_needs_both_sides_in_the_data(composite):
 def test_parse_protocol():
     assert parse_protocol("loso") is None
     assert parse_protocol("cross:casme2+samm->smic") == (("casme2", "samm"), "smic")
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "batched"])
+def test_cross_run_end_to_end_scores_only_the_target(composite, tmp_path, executor):
+    """A run folder of a cross-database protocol: one fold per seed, predictions and per-database
+    metrics of the target only (both executors that share :func:`protocol_folds`)."""
+    import csv
+    import json
+
+    from featref.config import TrainConfig
+    from featref.evaluation.runner import Job, execute_plan, plan_run
+
+    cfg = ExperimentConfig(
+        data=DataConfig(protocol="cross:casme2+samm->smic"),
+        train=TrainConfig(epochs=1, seeds=(0, 1), batch_size=16),
+    )
+    plan = plan_run([Job(composite, cfg, tmp_path / "run")])
+    assert plan.jobs[0].total == 2  # one fold x two seeds
+    execute_plan(plan, executor=executor)
+    with (tmp_path / "run" / "predictions.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["dataset"] for r in rows} == {"smic"}
+    assert len(rows) == 2 * composite.datasets.count("smic")
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(metrics["summary"]["per_database"]) == {"smic"}
