@@ -27,6 +27,9 @@ DESCRIPTION = """\
 Leave-one-subject-out evaluation of a model: one fold per subject, every seed, predictions pooled
 over all folds, UF1/UAR (MEGC2019 definitions) overall and per database.
 
+Other protocols (cross-database, single-database tasks): --protocol, --config <preset>;
+featref list-protocols lists them (docs/protocols.md).
+
 The training of a fold never sees its test subject; the model of the last epoch is used (fixed
 schedule). Folds run in parallel worker processes; an interrupted run resumes from the folds
 already finished when the same command is run again (same --output-dir).
