@@ -31,18 +31,6 @@ __all__ = ["FeatureSet", "Predictions", "RunOutputs", "load_run", "natural_key"]
 
 logger = logging.getLogger(__name__)
 
-#: Columns every ``predictions.csv`` must have (``prob_<class>`` come on top).
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "seed",
-    "fold",
-    "test_subject",
-    "sample_id",
-    "dataset",
-    "subject",
-    "y_true",
-    "y_pred",
-)
-
 
 def natural_key(text: str) -> tuple:
     """Sort key that orders embedded numbers numerically (``sub2`` before ``sub10``)."""
