@@ -20,6 +20,7 @@ someone else never runs code. Its entries:
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import pickle
 import re
@@ -33,6 +34,7 @@ import torch
 from torch import nn
 
 from featref import __version__
+from featref.atomic import atomic_write_bytes
 from featref.errors import CheckpointError
 
 __all__ = [
@@ -236,14 +238,9 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> Path:
         CheckpointError: when an entry is not a tensor or a plain Python value.
     """
     path = Path(path).expanduser().resolve()
-    payload = checkpoint.to_dict()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    torch.save(checkpoint.to_dict(), buffer)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 
