@@ -172,18 +172,24 @@ def main() -> None:
     )
     flows = load_flows(cfg.data)
     folds = list(LeaveOneSubjectOut().split(flows.sample_ids, flows.subjects))
-    n = args.folds or len(folds)
+    n_all = len(folds)
+    n = args.folds or n_all
     folds = folds[:n]
     k = len(flows.class_names)
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
         f"{torch.__version__}; {args.model} on {args.data} ({','.join(flows.channels)}): "
-        f"{n} of {len(folds)} folds, {args.epochs} epochs; load average before: "
+        f"{n} of {n_all} folds, {args.epochs} epochs; load average before: "
         f"{os.getloadavg()[0]:.2f}"
     )
     ids = [s for f in folds for s in f.test_ids]
     truth = [int(flows.labels[flows.sample_ids.index(s)]) for s in ids]
-    results: dict[str, object] = {"folds": n, "epochs": args.epochs, "model": args.model}
+    results: dict[str, object] = {
+        "folds": n,
+        "folds_in_protocol": n_all,
+        "epochs": args.epochs,
+        "model": args.model,
+    }
     preds: dict[str, list[int]] = {}
 
     torch.set_num_threads(os.cpu_count() or 1)

@@ -161,3 +161,32 @@ def test_batched_executor_resumes_byte_identically(tmp_path):
     run_loso(flows, cfg, out, executor="batched")
     assert (out / "predictions.csv").read_bytes() == before
     assert {p.name: json.loads(p.read_text())["rows"] for p in units} == rows
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_batched_equals_per_fold_on_the_composite(megc2019_dir):
+    """On the real composite, the default FR without dropout: the two executors' records agree
+    (the default recipe, 3 epochs, the first 2 folds of seed 0)."""
+    from featref.config import DataConfig
+    from featref.evaluation.executors import EXECUTORS, WorkItem
+    from featref.evaluation.protocols import protocol_folds
+    from featref.evaluation.run_folder import config_hash
+    from featref.evaluation.units import Unit, UnitJob
+    from featref.preprocess.sources import load_flows
+
+    cfg = ExperimentConfig(
+        data=DataConfig(source="megc2019", data_dir=str(megc2019_dir)),
+        model=_no_dropout("featref"),
+        train=TrainConfig(epochs=3, seeds=(0,), ensemble_size=2),
+    )
+    flows = load_flows(cfg.data)
+    job = UnitJob(flows, cfg, config_hash(cfg, flows))
+    work = [WorkItem(0, job, Unit(0, f)) for f in protocol_folds(cfg, flows)[:2]]
+    probs = {}
+    for name in ("inprocess", "batched"):
+        for _, rec in EXECUTORS[name](work, workers=1, threads=1):
+            for row in rec["rows"]:
+                probs.setdefault(row["sample_id"], []).append(np.array(row["probs"]))
+    assert len(probs) == sum(len(w.unit.fold.test_ids) for w in work)
+    assert max(np.abs(a - b).max() for a, b in probs.values()) <= 1e-4
