@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 
 from featref.config import load_config
-from featref.datasets.synthetic_flow import make_synthetic_flows
 from featref.evaluation.runner import Job, run_jobs
+from featref.preprocess.synthetic_flow import make_synthetic_flows
 
 
 def _grid(root: Path, args: argparse.Namespace) -> list[Job]:
