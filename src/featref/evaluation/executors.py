@@ -13,7 +13,7 @@ arrives, so a ``kill -9`` loses only the units in flight, and a rerun computes o
   with one worker or one unit it runs in this process;
 * ``"batched"``: the units of each fixed chunk (``[train] ensemble_size``; 0 = all folds of a
   seed) trained together as one fold-batched ensemble (:mod:`featref.training.ensemble`) in this
-  process; nested selection and unbatchable models run unit by unit;
+  process; nested selection runs unit by unit;
 * ``"ray"``: one Ray task per unit (1 CPU, ``threads`` threads) on the current Ray connection,
   else on a local Ray instance with ``workers`` CPUs started for the duration; each job's data go
   to the object store once. Worker nodes need no shared file system: records come back to the
@@ -38,7 +38,7 @@ from featref import _ray
 from featref.config import ExperimentConfig
 from featref.evaluation import units
 from featref.evaluation.protocols import Fold, protocol_folds
-from featref.evaluation.units import Unit, UnitJob, UnitRecord, batchable
+from featref.evaluation.units import Unit, UnitJob, UnitRecord
 from featref.training.loop import set_threads
 
 __all__ = [
@@ -174,10 +174,9 @@ def run_batched(work: list[WorkItem], *, workers: int = 1, threads: int = 1) -> 
 
     A chunk with any pending unit is trained whole (its finished units too, whose records are
     then not yielded again), so every unit's result is that of its fixed chunk. Nested selection
-    and models that cannot be batched (BatchNorm running statistics) run unit by unit instead.
-    ``workers`` is ignored: one process, ``threads`` threads. On CUDA, PyTorch's deterministic
-    algorithms are switched on where they exist (docs/experiments.md lists what stays
-    nondeterministic).
+    runs unit by unit instead. ``workers`` is ignored: one process, ``threads`` threads. On
+    CUDA, PyTorch's deterministic algorithms are switched on where they exist
+    (docs/experiments.md lists what stays nondeterministic).
     """
     set_threads(threads)
     if any(item.job.cfg.train.device == "cuda" for item in work):
@@ -189,15 +188,13 @@ def run_batched(work: list[WorkItem], *, workers: int = 1, threads: int = 1) -> 
         cfg, flows = item.job.cfg, item.job.flows
         if item.key not in folds_by_key:
             folds_by_key[item.key] = protocol_folds(cfg, flows)
-        if cfg.select.grid or not batchable(cfg.model, flows):
+        if cfg.select.grid:  # inner trainings differ per outer fold: one by one
             per_unit.append(item)
             continue
         c = chunk_of(cfg, item.unit, len(folds_by_key[item.key]))
         chunks.setdefault((item.key, c), []).append(item)
     if per_unit:
-        log.info(
-            "%d units run one by one (nested selection or an unbatchable model).", len(per_unit)
-        )
+        log.info("%d units with nested selection run one by one.", len(per_unit))
         yield from run_inprocess(per_unit, threads=threads)
     for (key, c), items in chunks.items():
         job = items[0].job

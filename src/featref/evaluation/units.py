@@ -23,11 +23,9 @@ import numpy as np
 
 from featref.config import ExperimentConfig
 from featref.datasets.flowset import FlowSet
-from featref.errors import ConfigError
 from featref.evaluation.nested import apply_values, select_hyperparameters
 from featref.evaluation.protocols import Fold
-from featref.training.ensemble import check_batchable
-from featref.training.fit import build_model, fit_predict, fit_predict_many
+from featref.training.fit import fit_predict, fit_predict_many
 from featref.training.loop import EXTRA_OUTPUTS, fold_seed
 
 __all__ = [
@@ -35,7 +33,6 @@ __all__ = [
     "Unit",
     "UnitJob",
     "UnitRecord",
-    "batchable",
     "check_record",
     "compute_unit",
     "compute_units",
@@ -126,18 +123,6 @@ def compute_unit(job: UnitJob, unit: Unit) -> UnitRecord:
     if selection is not None:
         rec["selection"] = selection.record()
     return rec
-
-
-def batchable(model_cfg, flows: FlowSet) -> bool:
-    """Whether the model of ``[model]`` can be trained in a fold-batched ensemble."""
-    model = build_model(
-        model_cfg, num_classes=len(flows.class_names), in_channels=len(flows.channels)
-    )
-    try:
-        check_batchable(model)
-    except ConfigError:
-        return False
-    return True
 
 
 def compute_units(job: UnitJob, todo: list[Unit]) -> list[UnitRecord]:

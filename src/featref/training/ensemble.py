@@ -31,17 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state
 
 from featref.config import TrainConfig
-from featref.errors import ConfigError
 from featref.models.base import MerModel
-from featref.models.featref import FeatRefOutput
-from featref.training.losses import class_weights, output_logits
+from featref.training.losses import class_weights, model_loss, output_logits
 from featref.training.recipe import apply_batch_augmentation, epoch_batches, lr_at, steps_per_epoch
 
-__all__ = ["Member", "check_batchable", "train_ensemble"]
+__all__ = ["Member", "train_ensemble"]
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +49,6 @@ class Member:
 
     seed: int  # the fold seed (batch order and augmentation draws; the caller seeded init with it)
     train_index: np.ndarray  # indices into the ensemble's inputs: this model's training samples
-
-
-def check_batchable(model: MerModel) -> None:
-    """Raise ConfigError when ``model`` cannot be trained in a fold-batched ensemble.
-
-    Every parameter and buffer must be a floating-point or integer tensor that ``vmap`` can
-    stack; a model whose forward ``vmap`` cannot trace fails at its first step with the
-    underlying error.
-    """
-    for name, t in [*model.named_parameters(), *model.named_buffers()]:
-        if t.is_sparse:
-            raise ConfigError(
-                f"{type(model).__name__}.{name} is a sparse tensor, which a fold-batched "
-                "ensemble cannot stack. Use --executor pool (per-fold training) for this model."
-            )
 
 
 class _StackedAdamW:
@@ -115,27 +97,16 @@ def _ensemble_loss(
     class_weight: torch.Tensor | None,
     proposal_weight: float,
 ) -> torch.Tensor:
-    """Each model's loss (G,): the per-fold ``model_loss`` (with mixup), vectorised."""
-    logits = output_logits(out).float()  # (G, b, K)
-    logp = torch.log_softmax(logits, -1)
+    """Each model's loss (G,): the per-fold :func:`~featref.training.losses.model_loss` itself,
+    vectorised over the models (with mixup as the per-fold loop mixes it)."""
 
-    def ce(target: torch.Tensor) -> torch.Tensor:
-        nll = -logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (G, b)
-        if class_weight is None:
-            return nll.mean(1)
-        w = class_weight.gather(1, target)
-        return (w * nll).sum(1) / w.sum(1)
+    def one(o, target, weight):
+        return model_loss(o, target, class_weight=weight, proposal_weight=proposal_weight)
 
-    loss = ce(y) if y_mix is None else lam * ce(y) + (1 - lam) * ce(y_mix)
-    proposal = out.proposal_logits if isinstance(out, FeatRefOutput) else None
-    if proposal is not None and proposal.shape[-1] > 0 and proposal_weight > 0:
-        k = logits.shape[-1]
-        target = F.one_hot(y, k).to(logits.dtype)
-        if y_mix is not None:
-            lm = lam.view(-1, 1, 1)
-            target = lm * target + (1 - lm) * F.one_hot(y_mix, k).to(logits.dtype)
-        bce = F.binary_cross_entropy_with_logits(proposal.float(), target, reduction="none")
-        loss = loss + proposal_weight * bce.mean((1, 2))
+    per_model = torch.vmap(one, in_dims=(0, 0, None if class_weight is None else 0))
+    loss = per_model(out, y, class_weight)
+    if y_mix is not None:
+        loss = lam * loss + (1 - lam) * per_model(out, y_mix, class_weight)
     return loss
 
 
@@ -169,8 +140,6 @@ def train_ensemble(
     """
     if len(models) != len(members) or not models:
         raise ValueError(f"{len(models)} models for {len(members)} members.")
-    for model in models:
-        check_batchable(model)
     device = x.device
     n_models, bs = len(models), cfg.batch_size
     for model in models:
