@@ -117,7 +117,7 @@ class ModelConfig:
 class TrainConfig:
     """The training recipe. Model selection is a fixed schedule: the last epoch is used."""
 
-    epochs: int = 12  # [inferred] fixed schedule (training-loss plateau), never chosen on test data
+    epochs: int = 24  # [inferred] fixed schedule (docs/method.md, training fit), never chosen on test data
     batch_size: int = 32  # [inferred]
     lr: float = 1e-3  # [inferred] Adam
     weight_decay: float = 1e-4  # [inferred] decoupled (AdamW)
@@ -128,7 +128,7 @@ class TrainConfig:
     class_weighting: bool = True  # [inferred] inverse-frequency CE weights from training labels
     proposal_weight: float = 1.0  # [inferred] lambda of FR's proposal loss (models with proposals)
     class_weight_power: float = 1.0  # [inferred] CE weights (N/(K n_k))**power: 1 inverse, .5 sqrt
-    flip: bool = False  # [inferred] mirror half the samples per epoch (exact for flow: u -> 1 - u)
+    flip: bool = True  # [inferred] mirror half the samples per epoch (exact for flow: u -> 1 - u)
     mixup: float = 0.0  # [inferred] mixup Beta(a, a) parameter a; 0 = off
     ema_decay: float = 0.0  # [inferred] predict with an exponential moving average of the weights
     ensemble_size: int = 0  # models per fold-batched ensemble (--executor batched); 0 = one seed
@@ -242,9 +242,10 @@ _MERGED_TABLES = {"model": "kwargs", "select": "grid"}  # flags update these tab
 
 
 #: The config hash rule: a field added to a config dataclass after v0.1.0 is left out of the run
-#: folder's config hash while it holds the default given here (its dataclass default), so run
-#: folders made before the field existed still resume; any other value enters the hash. Section ->
-#: field -> default. Add every new field here (tests check the defaults match the dataclasses).
+#: folder's config hash while it holds the value given here -- the behaviour before the field
+#: existed -- so run folders made before it still resume; any other value enters the hash. Section
+#: -> field -> that value. Add every new field here. It is the field's dataclass default unless the
+#: default changed later (``flip``: True since 2026-12-02), and then the new default is hashed.
 HASH_OMIT_AT_DEFAULT: dict[str, dict[str, Any]] = {
     "data": {"protocol": "loso"},
     "train": {

@@ -10,7 +10,13 @@ import textwrap
 
 import pytest
 
-from featref.config import HASH_OMIT_AT_DEFAULT, ExperimentConfig, ModelConfig, TrainConfig
+from featref.config import (
+    HASH_OMIT_AT_DEFAULT,
+    ExperimentConfig,
+    ModelConfig,
+    TrainConfig,
+    hashed_config,
+)
 from featref.evaluation import run_folder
 from featref.evaluation.executors import EXECUTORS
 from featref.evaluation.runner import Job, execute_plan, plan_run
@@ -29,8 +35,12 @@ def flows():
 
 def test_hash_omits_new_fields_at_their_default_only(flows):
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    for name, default in HASH_OMIT_AT_DEFAULT["train"].items():
-        assert defaults[name] == default, name  # the declared default is the dataclass's
+    changed_since = {"flip"}  # defaults changed after the field was added: hashed at the default
+    for name, before in HASH_OMIT_AT_DEFAULT["train"].items():
+        assert (defaults[name] == before) == (name not in changed_since), name
+    flipped_off = dataclasses.replace(CFG, train=dataclasses.replace(CFG.train, flip=False))
+    assert "flip" in hashed_config(CFG)["train"]  # the new default enters the hash
+    assert "flip" not in hashed_config(flipped_off)["train"]  # the old behaviour keeps its hash
     base = run_folder.config_hash(CFG, flows)
     at_default = dataclasses.replace(CFG, train=dataclasses.replace(CFG.train, proposal_weight=1.0))
     other = dataclasses.replace(CFG, train=dataclasses.replace(CFG.train, proposal_weight=0.5))
