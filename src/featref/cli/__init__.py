@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evaluate_weights",
     "models",
     "protocols",
+    "protocol_report",
     "report",
     "data",
     "prepare",
