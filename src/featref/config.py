@@ -117,7 +117,7 @@ class ModelConfig:
 class TrainConfig:
     """The training recipe. Model selection is a fixed schedule: the last epoch is used."""
 
-    epochs: int = 24  # [inferred] fixed schedule (docs/method.md, training fit), never chosen on test data
+    epochs: int = 24  # [inferred] fixed schedule (docs/method.md), never chosen on test data
     batch_size: int = 32  # [inferred]
     lr: float = 1e-3  # [inferred] Adam
     weight_decay: float = 1e-4  # [inferred] decoupled (AdamW)

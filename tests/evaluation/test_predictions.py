@@ -65,6 +65,28 @@ def test_summary_mean_and_std_over_seeds():
     assert set(m["summary"]["per_database"]) == {"casme2", "samm"}
 
 
+def test_seed_ensemble_averages_probabilities_per_sample():
+    """Two seeds disagree on one sample; the averaged softmax decides, and the ensemble is scored
+    like one seed (overall and per database)."""
+    from dataclasses import replace
+
+    a = Prediction(
+        0, 0, "casme2/s0/c0", "casme2", "casme2/s0", "negative", "negative", (0.6, 0.3, 0.1), ()
+    )
+    b = replace(a, seed=1, y_pred="positive", probs=(0.3, 0.4, 0.3))  # mean: negative wins
+    c = Prediction(
+        0, 1, "samm/s1/c1", "samm", "samm/s1", "surprise", "surprise", (0.1, 0.1, 0.8), ()
+    )
+    d = replace(c, seed=1, y_pred="positive", probs=(0.0, 0.9, 0.1))  # mean: positive wins
+    m = summarise([a, b, c, d], CLASSES)
+    ens = m["seed_ensemble"]
+    assert ens["seeds"] == [0, 1]
+    assert ens["all"]["accuracy"] == 0.5  # negative right, surprise -> positive wrong
+    assert ens["per_database"]["casme2"]["accuracy"] == 1.0
+    assert ens["per_database"]["samm"]["accuracy"] == 0.0
+    assert "seed_ensemble" not in summarise([a, c], CLASSES)  # one seed: nothing to average
+
+
 def test_megc_log_round_trip(tmp_path):
     rows = [r for r in _rows() if r.seed == 0]
     write_megc_log(tmp_path / "log.txt", rows, CLASSES)

@@ -430,6 +430,12 @@ def format_summary(metrics: dict) -> str:
     lines.append(row("all", summ["all"]))
     if len(summ["per_database"]) > 1:
         lines += [row(db, m) for db, m in summ["per_database"].items()]
+    ens = metrics.get("seed_ensemble")
+    if ens:  # the softmax averaged over seeds per sample: one predictor, no std
+        lines.append(
+            f"{'ensemble':10s} {ens['all']['uf1']:.4f}{'':11s} {ens['all']['uar']:.4f}"
+            f"{'':11s}   (softmax of the {len(ens['seeds'])} seeds averaged per sample)"
+        )
     return "\n".join(lines)
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "read_megc_log",
     "read_predictions",
     "score",
+    "seed_ensemble_scores",
     "summarise",
     "write_megc_log",
     "write_predictions",
@@ -223,7 +224,37 @@ def summarise(rows: Sequence[Prediction], class_names: Sequence[str]) -> dict:
         "all": agg(lambda e: e["all"]),
         "per_database": {db: agg(lambda e, db=db: e["per_database"][db]) for db in dbs},
     }
-    return {"per_seed": per_seed, "summary": summary}
+    out = {"per_seed": per_seed, "summary": summary}
+    if len(per_seed) > 1:
+        out["seed_ensemble"] = seed_ensemble_scores(rows, class_names)
+    return out
+
+
+def seed_ensemble_scores(rows: Sequence[Prediction], class_names: Sequence[str]) -> dict:
+    """Scores of the seed ensemble: each sample's class probabilities averaged over the seeds.
+
+    An honest predictor (every seed's model of a sample is the one of that sample's own fold, so
+    no seed saw it in training); reported beside the single-seed mean +- std, not instead of it.
+    Only samples predicted by every seed enter (all of them in a finished run).
+    """
+    seeds = sorted({r.seed for r in rows})
+    by_sample: dict[str, list[Prediction]] = {}
+    for r in rows:
+        by_sample.setdefault(r.sample_id, []).append(r)
+    members = [m for m in by_sample.values() if len(m) == len(seeds)]
+    names = list(class_names)
+    y_true = [m[0].y_true for m in members]
+    y_pred = [names[int(np.mean([r.probs for r in m], axis=0).argmax())] for m in members]
+    datasets = [m[0].dataset for m in members]
+    per_db = {}
+    for db in sorted(set(datasets)):
+        keep = [i for i, d in enumerate(datasets) if d == db]
+        per_db[db] = score([y_true[i] for i in keep], [y_pred[i] for i in keep], class_names)
+    return {
+        "seeds": seeds,
+        "all": score(y_true, y_pred, class_names),
+        "per_database": per_db,
+    }
 
 
 _INT = re.compile(r"^-?\d+$")

@@ -305,6 +305,16 @@ def _summary_scopes(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any] |
     return [(ALL, summary.get("all")), *[(db, per_db[db]) for db in sorted(per_db)]]
 
 
+def _ensemble_caption(metrics: dict[str, Any]) -> str:
+    ens = metrics.get("seed_ensemble")
+    if not ens:
+        return ""
+    return (
+        f" Seed ensemble (softmax of the {len(ens['seeds'])} seeds averaged per sample): "
+        f"UF1 {ens['all']['uf1']:.4f}, UAR {ens['all']['uar']:.4f}."
+    )
+
+
 def summary_table(metrics: dict[str, Any]) -> Table:
     """Mean and standard deviation over seeds, as recorded in ``metrics.json``."""
     rows, shown = [], []
@@ -331,7 +341,8 @@ def summary_table(metrics: dict[str, Any]) -> Table:
             "accuracy_std",
         ),
         rows=tuple(rows),
-        caption=f"Pooled over all leave-one-subject-out folds; mean ± std over {n_seeds} seed(s).",
+        caption=f"Pooled over all leave-one-subject-out folds; mean ± std over {n_seeds} seed(s)."
+        + _ensemble_caption(metrics),
         display_columns=("scope", "UF1", "UAR", "accuracy"),
         display_rows=tuple(shown),
     )
