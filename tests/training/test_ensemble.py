@@ -167,8 +167,8 @@ def test_batched_executor_resumes_byte_identically(tmp_path):
 @pytest.mark.slow
 def test_batched_equals_per_fold_on_the_composite(megc2019_dir):
     """On the real composite, the default FR without dropout: the two executors' records agree
-    to 1e-3 in probability, with the same predicted classes (the default recipe, 3 epochs, the
-    first 2 folds of seed 0)."""
+    to 2e-3 in probability, with the same predicted classes (the default recipe, flip included,
+    3 epochs, the first 2 folds of seed 0)."""
     from featref.config import DataConfig
     from featref.evaluation.executors import EXECUTORS, WorkItem
     from featref.evaluation.protocols import protocol_folds
@@ -191,6 +191,7 @@ def test_batched_equals_per_fold_on_the_composite(megc2019_dir):
                 probs.setdefault(row["sample_id"], []).append(np.array(row["probs"]))
     assert len(probs) == sum(len(w.unit.fold.test_ids) for w in work)
     # 42 steps on real data grow the two paths' rounding differences (channels-last per-fold
-    # kernels vs grouped ones) to ~5e-4 (measured 4.7e-4); the synthetic tests bound them at 1e-4
-    assert max(np.abs(a - b).max() for a, b in probs.values()) <= 1e-3
+    # kernels vs grouped ones): measured 4.7e-4 without flip, 1.03e-3 with the default flip;
+    # the synthetic tests bound them at 1e-4 knob by knob
+    assert max(np.abs(a - b).max() for a, b in probs.values()) <= 2e-3
     assert all(int(np.argmax(a)) == int(np.argmax(b)) for a, b in probs.values())
