@@ -10,6 +10,7 @@ from featref.evaluation.predictions import (
     Prediction,
     read_megc_log,
     read_predictions,
+    seed_ensemble_scores,
     summarise,
     write_megc_log,
     write_predictions,
@@ -114,3 +115,9 @@ def test_published_ststnet_log_gives_published_scores(megc2019_dir):
     y_pred = [p for *_, p in rows]
     assert round(uf1(y_true, y_pred, labels=[0, 1, 2]), 4) == 0.7353
     assert round(uar(y_true, y_pred, labels=[0, 1, 2]), 4) == 0.7186
+
+
+def test_no_seed_ensemble_without_a_sample_every_seed_predicted():
+    rows = _rows()
+    disjoint = [r for r in rows if r.seed == 0][:2] + [r for r in rows if r.seed == 1][2:]
+    assert seed_ensemble_scores(disjoint, CLASSES) is None

@@ -114,3 +114,14 @@ def test_kill_9_then_rerun_recomputes_only_missing_units_byte_identical(flows, t
     execute_plan(plan_run([Job(flows, CFG, whole)]), executor="pool", workers=2)
     for name in ("predictions.csv", "features.npz", "megc2019_seed0.txt", "megc2019_seed1.txt"):
         assert (out / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+def test_a_rerun_that_only_tabulates_keeps_the_wall_time(flows, tmp_path):
+    execute_plan(plan_run([Job(flows, CFG, tmp_path)]), executor="inprocess")
+    first = json.loads((tmp_path / "metrics.json").read_text())["wall_time_s"]
+    assert first > 0
+    execute_plan(plan_run([Job(flows, CFG, tmp_path)]), executor="inprocess")  # nothing to train
+    again = json.loads((tmp_path / "metrics.json").read_text())
+    assert first <= again["wall_time_s"] < first + 1.0
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["wall_time_s"] == again["wall_time_s"]

@@ -76,3 +76,18 @@ def test_only_composite_runs_is_a_clear_error(runs, tmp_path):
 
     with pytest.raises(CacheError, match="all composite runs"):
         write_protocol_report(runs / "composite", tmp_path)
+
+
+def test_a_metrics_file_without_its_target_is_a_clear_error(runs, tmp_path):
+    import shutil
+
+    from featref.errors import CacheError
+
+    copy = tmp_path / "r"
+    shutil.copytree(runs / "samm_to_smic", copy / "samm_to_smic")
+    path = copy / "samm_to_smic" / "featref" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["summary"]["per_database"] = {"samm": metrics["summary"]["per_database"]["smic"]}
+    path.write_text(json.dumps(metrics))
+    with pytest.raises(CacheError, match="no scores for its target database 'smic'"):
+        collect_protocol_results(copy)

@@ -225,23 +225,27 @@ def summarise(rows: Sequence[Prediction], class_names: Sequence[str]) -> dict:
         "per_database": {db: agg(lambda e, db=db: e["per_database"][db]) for db in dbs},
     }
     out = {"per_seed": per_seed, "summary": summary}
-    if len(per_seed) > 1:
-        out["seed_ensemble"] = seed_ensemble_scores(rows, class_names)
+    ensemble = seed_ensemble_scores(rows, class_names) if len(per_seed) > 1 else None
+    if ensemble is not None:
+        out["seed_ensemble"] = ensemble
     return out
 
 
-def seed_ensemble_scores(rows: Sequence[Prediction], class_names: Sequence[str]) -> dict:
+def seed_ensemble_scores(rows: Sequence[Prediction], class_names: Sequence[str]) -> dict | None:
     """Scores of the seed ensemble: each sample's class probabilities averaged over the seeds.
 
     An honest predictor (every seed's model of a sample is the one of that sample's own fold, so
     no seed saw it in training); reported beside the single-seed mean +- std, not instead of it.
-    Only samples predicted by every seed enter (all of them in a finished run).
+    Only samples predicted by every seed enter (all of them in a finished run); None when there
+    is no such sample.
     """
     seeds = sorted({r.seed for r in rows})
     by_sample: dict[str, list[Prediction]] = {}
     for r in rows:
         by_sample.setdefault(r.sample_id, []).append(r)
     members = [m for m in by_sample.values() if len(m) == len(seeds)]
+    if not members:
+        return None
     names = list(class_names)
     y_true = [m[0].y_true for m in members]
     y_pred = [names[int(np.mean([r.probs for r in m], axis=0).argmax())] for m in members]

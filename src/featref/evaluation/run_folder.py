@@ -281,6 +281,15 @@ def read_invocations(out_dir: str | Path) -> list[dict]:
     return entries
 
 
+def _stored_wall_time(path: Path) -> float:
+    """``wall_time_s`` of an earlier metrics.json, 0 when there is none (or it is unreadable,
+    and so about to be rewritten)."""
+    try:
+        return float(json.loads(path.read_text()).get("wall_time_s", 0.0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0.0
+
+
 def finalise(
     out_dir: str | Path,
     flows: FlowSet,
@@ -289,8 +298,14 @@ def finalise(
     wall: float,
     command: str | None,
 ) -> dict:
-    """Write the final outputs of a run whose units are all done; returns ``metrics.json``."""
+    """Write the final outputs of a run whose units are all done; returns ``metrics.json``.
+
+    ``wall`` is this invocation's training time; it is added to the ``wall_time_s`` of an earlier
+    ``metrics.json`` of the folder (a rerun that adds seeds, or only tabulates, keeps the time of
+    the invocations before it).
+    """
     out = Path(out_dir)
+    wall += _stored_wall_time(out / "metrics.json")
     names = flows.class_names
     order = {sid: i for i, sid in enumerate(flows.sample_ids)}
     subject = dict(zip(flows.sample_ids, flows.subjects))

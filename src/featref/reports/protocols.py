@@ -6,7 +6,7 @@ places each by its protocol: a leave-one-subject-out run restricted to one datab
 cell (sources, target). ``featref protocol-report`` writes ``protocols.md``, ``protocols.csv`` and
 ``protocols.png`` (one UF1 matrix per model: rows are what was trained on, columns the target).
 
-Example (the commands behind docs/results.md, "Other protocols"):
+Example (FR and the baselines on every composite protocol preset):
 
     bash scripts/run_protocols.sh ../shared/data/megc2019 runs/protocols
     featref protocol-report runs/protocols --output-dir docs/figures/protocols
@@ -94,7 +94,12 @@ def collect_protocol_results(root: str | Path) -> list[ProtocolResult]:
         kind, train_on, target = place
         metrics = _read_json(metrics_path)
         per_db = metrics["summary"]["per_database"]
-        summary = per_db.get(target, metrics["summary"]["all"])
+        if target not in per_db:
+            raise CacheError(
+                f"{metrics_path} has no scores for its target database {target!r} (it has "
+                f"{sorted(per_db)}). Rerun that run with the same --output-dir to rewrite it."
+            )
+        summary = per_db[target]
         out.append(
             ProtocolResult(
                 run_dir=str(run_dir),
