@@ -55,3 +55,15 @@ def test_dataclasses_are_frozen_and_validated():
         TrainConfig(threads=0)
     with pytest.raises(AttributeError):
         DataConfig().source = "x"  # type: ignore[misc]
+
+
+def test_docs_list_every_selectable_key():
+    # docs/experiments.md names the keys --select accepts; it must not fall behind the code.
+    from pathlib import Path
+
+    from featref.config import SELECTABLE_TRAIN
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "experiments.md").read_text()
+    paragraph = text.split("Selectable keys", 1)[1].split("\n\n", 1)[0]
+    missing = [k for k in SELECTABLE_TRAIN if f"`{k}`" not in paragraph]
+    assert not missing, f"docs/experiments.md's 'Selectable keys' lacks {missing}"

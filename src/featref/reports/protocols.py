@@ -131,16 +131,22 @@ def _pm(r: ProtocolResult, key: str) -> str:
 
 
 def protocol_markdown(results: list[ProtocolResult]) -> str:
-    """The table: one row per run, UF1/UAR (mean ± std over seeds) on the target database."""
+    """The table: one row per run, metrics (mean ± std over seeds) on the target database.
+
+    Accuracy and weighted F1 sit beside UF1/UAR because part of the single-database literature
+    reports those instead.
+    """
     lines = [
-        "| model | channels | trained on | tested on | protocol | UF1 | UAR | accuracy | seeds |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | channels | trained on | tested on | protocol | UF1 | UAR | accuracy "
+        "| weighted F1 | seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         proto = "LOSO within" if r.kind == "within" else "cross-database"
         lines.append(
             f"| `{r.model}` | {r.channels} | {r.train_on} | {r.target} | {proto} | "
-            f"{_pm(r, 'uf1')} | {_pm(r, 'uar')} | {_pm(r, 'accuracy')} | {r.seeds} |"
+            f"{_pm(r, 'uf1')} | {_pm(r, 'uar')} | {_pm(r, 'accuracy')} | "
+            f"{_pm(r, 'weighted_f1')} | {r.seeds} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -168,13 +174,19 @@ def plot_protocol_matrix(results: list[ProtocolResult]):
     models = sorted({r.model for r in results})
     targets = [d for d in _DATABASE_ORDER if any(r.target == d for r in results)]
     rows = sorted({r.train_on for r in results}, key=lambda t: (len(t.split("+")), t))
+    # Two matrices a row: four models side by side are too wide to read on a page.
+    ncols = min(2, len(models))
+    nrows = -(-len(models) // ncols)
     fig, axes = plt.subplots(
-        1,
-        len(models),
-        figsize=(2.2 + 2.0 * len(targets) * len(models), 1.2 + 0.55 * len(rows)),
+        nrows,
+        ncols,
+        figsize=(2.2 + 1.6 * len(targets) * ncols, 0.8 + (0.9 + 0.5 * len(rows)) * nrows),
         squeeze=False,
+        gridspec_kw={"hspace": 0.45},
     )
-    for ax, model in zip(axes[0], models):
+    for ax in axes.flat[len(models) :]:
+        ax.set_visible(False)
+    for k, (ax, model) in enumerate(zip(axes.flat, models)):
         grid = np.full((len(rows), len(targets)), np.nan)
         text = [["" for _ in targets] for _ in rows]
         for r in results:
@@ -199,11 +211,13 @@ def plot_protocol_matrix(results: list[ProtocolResult]):
                         color="black" if dark else "white",
                     )
         ax.set_xticks(range(len(targets)), targets)
-        ax.set_yticks(range(len(rows)), rows if ax is axes[0][0] else [""] * len(rows))
+        first_column = k % ncols == 0
+        ax.set_yticks(range(len(rows)), rows if first_column else [""] * len(rows))
+        if first_column:
+            ax.set_ylabel("trained on")
         ax.set_xlabel("tested on")
         ax.set_title(model, fontsize=9)
-    axes[0][0].set_ylabel("trained on")
-    fig.colorbar(im, ax=axes[0].tolist(), label="UF1 (mean over seeds)", shrink=0.8)
+    fig.colorbar(im, ax=axes.ravel().tolist(), label="UF1 (mean over seeds)", shrink=0.8)
     fig.suptitle(
         "UF1 by training and target database (diagonal: LOSO within the database)", fontsize=9
     )
