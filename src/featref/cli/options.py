@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from featref.config import CHANNELS, DATA_SOURCES
+from featref.config import CHANNELS, DATA_SOURCES, SELECTABLE_TRAIN
 
 __all__ = [
     "add_backend_args",
@@ -356,8 +356,9 @@ def add_select_args(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=V1,V2",
         help="choose KEY among the values by nested leave-one-subject-out (inner folds over the "
-        "training subjects only), repeatable; KEY is a [train] key (lr, epochs, weight_decay, "
-        "batch_size, lr_schedule, class_weighting) or model.<kwarg> (e.g. model.proposal_weight)",
+        "training subjects only), repeatable; KEY is a [train] key ("
+        + ", ".join(SELECTABLE_TRAIN)
+        + ") or model.<kwarg> (e.g. model.proposal_weight)",
     )
     p.add_argument(
         "--inner-folds",
