@@ -8,7 +8,11 @@ In one invocation, on the same folds of the same data with the same model and re
 * ``runner``: featref's per-fold executor (``--executor pool``: one spawned process per core, one
   thread each, channels-last tensors, fused AdamW, index-based batching);
 * ``batched``: featref's fold-batched executor (``--executor batched``: every fold of the seed
-  trained as one vectorised ensemble in one process with ``--threads`` threads).
+  trained as one vectorised ensemble in one process with ``--threads`` threads);
+* ``runner_bf16``: the per-fold executor again with ``[train] precision = "bf16"`` (the forward
+  pass under bfloat16 autocast; an option, not the default), reported beside the fp32 figures
+  (``runner_bf16_s``, ``speedup_vs_loop_bf16``, ``ratio_to_flop_limit_bf16``, the latter still
+  against the fp32 FLOP limit).
 
 It also measures what bounds the work on this machine: a 2048x2048 GEMM's rate in fp32 and bf16
 with all threads (``gemm_gflops_*``), the model's multiply-accumulates per sample
@@ -29,6 +33,7 @@ Run it on an otherwise idle machine (no tests or other runs beside it) and say t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -209,16 +214,18 @@ def main() -> None:
         for fold in folds:
             plain += straightforward_fold(flows, fold, cfg, seed=fold.index).tolist()
         results["loop_s"] = round(time.perf_counter() - t0, 1)
-        preds["loop"] = plain
-    for key, name, kw in (
-        ("runner_s", "pool", {"workers": args.workers, "threads": 1}),
-        ("batched_s", "batched", {"workers": 1, "threads": args.threads}),
+        preds["loop_s"] = plain
+    bf16 = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, precision="bf16"))
+    for key, name, run_cfg, kw in (
+        ("runner_s", "pool", cfg, {"workers": args.workers, "threads": 1}),
+        ("runner_bf16_s", "pool", bf16, {"workers": args.workers, "threads": 1}),
+        ("batched_s", "batched", cfg, {"workers": 1, "threads": args.threads}),
     ):
         torch.set_num_threads(os.cpu_count() or 1)
         t0 = time.perf_counter()
-        by_id = executor_folds(name, flows, cfg, folds, **kw)
+        by_id = executor_folds(name, flows, run_cfg, folds, **kw)
         results[key] = round(time.perf_counter() - t0, 1)
-        preds[name] = [by_id[i] for i in ids]
+        preds[key] = [by_id[i] for i in ids]
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     results["peak_rss_mb"] = round(max(usage, children) / 1024, 1)
@@ -228,7 +235,11 @@ def main() -> None:
     )
     if "loop_s" in results:
         results["speedup_vs_loop"] = round(results["loop_s"] / best, 2)
+        results["speedup_vs_loop_bf16"] = round(results["loop_s"] / results["runner_bf16_s"], 2)
     results["ratio_to_flop_limit"] = round(best / results["flop_limit_s"], 2)
+    results["ratio_to_flop_limit_bf16"] = round(
+        results["runner_bf16_s"] / results["flop_limit_s"], 2
+    )
     results["binding_limit"] = (
         "memory" if results["memory_limit_s"] > results["flop_limit_s"] else "flops"
     )
@@ -236,16 +247,17 @@ def main() -> None:
 
     labels = list(range(k))
     print(f"{'approach':36s} {'wall s':>8s} {'s/fold':>8s} {'UF1':>7s} {'acc':>7s}")
-    for name, key, title in (
-        ("loop", "loop_s", "straightforward per-fold loop"),
-        ("pool", "runner_s", f"featref pool ({args.workers} workers)"),
-        ("batched", "batched_s", f"featref batched ({args.threads} threads)"),
+    for key, title in (
+        ("loop_s", "straightforward per-fold loop"),
+        ("runner_s", f"featref pool ({args.workers} workers)"),
+        ("runner_bf16_s", f"featref pool, bf16 ({args.workers} workers)"),
+        ("batched_s", f"featref batched ({args.threads} threads)"),
     ):
-        if name in preds:
+        if key in preds:
             t = results[key]
             print(
-                f"{title:36s} {t:8.1f} {t / n:8.2f} {uf1(truth, preds[name], labels=labels):7.3f} "
-                f"{accuracy(truth, preds[name]):7.3f}"
+                f"{title:36s} {t:8.1f} {t / n:8.2f} {uf1(truth, preds[key], labels=labels):7.3f} "
+                f"{accuracy(truth, preds[key]):7.3f}"
             )
     for key in (
         "macs_per_sample",
@@ -259,6 +271,8 @@ def main() -> None:
         "fastest_executor",
         "speedup_vs_loop",
         "ratio_to_flop_limit",
+        "speedup_vs_loop_bf16",
+        "ratio_to_flop_limit_bf16",
         "peak_rss_mb",
         "load_average_after",
     ):

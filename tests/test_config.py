@@ -35,6 +35,10 @@ def test_shipped_preset_by_name():
         ("[train]\nepochs = 0\n", "`epochs` in \\[train\\] is out of range. Got 0"),
         ("[data]\nchannels = ['u', 'w']\n", "`channels` in \\[data\\] must be distinct names"),
         ("[data]\nsource = 'casme9'\n", "`source` in \\[data\\] must be one of"),
+        (
+            "[train]\nprecision = 'fp16'\n",
+            "`precision` in \\[train\\] must be one of \\['fp32', 'bf16'\\]",
+        ),
         ("not toml [", "is not valid TOML"),
     ],
 )

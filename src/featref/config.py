@@ -26,6 +26,7 @@ __all__ = [
     "DataConfig",
     "ExperimentConfig",
     "HASH_OMIT_AT_DEFAULT",
+    "PRECISIONS",
     "PROTOCOL_DATABASES",
     "ModelConfig",
     "SelectConfig",
@@ -38,6 +39,9 @@ __all__ = [
     "resolved_config",
 ]
 
+#: Arithmetic of the training forward pass ([train] precision): fp32, or bfloat16 autocast (the
+#: weights, optimiser state, loss and prediction stay fp32).
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 #: Flow channels a model can take, by name.
 CHANNELS: tuple[str, ...] = ("u", "v", "strain")
 DATA_SOURCES: tuple[str, ...] = ("synthetic", "megc2019", "prepared")
@@ -132,6 +136,7 @@ class TrainConfig:
     mixup: float = 0.0  # [inferred] mixup Beta(a, a) parameter a; 0 = off
     ema_decay: float = 0.0  # [inferred] predict with an exponential moving average of the weights
     ensemble_size: int = 0  # models per fold-batched ensemble (--executor batched); 0 = one seed
+    precision: str = "fp32"  # fp32 | bf16: the training forward pass under bfloat16 autocast
 
     def __post_init__(self) -> None:
         _check_fields(self, "train")
@@ -160,6 +165,10 @@ class TrainConfig:
             raise ConfigError(
                 "`lr_schedule` in [train] must be 'cosine' or 'constant'. "
                 f"Got {self.lr_schedule!r}."
+            )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"`precision` in [train] must be one of {list(PRECISIONS)}. Got {self.precision!r}."
             )
         if self.device not in ("cpu", "cuda"):
             raise ConfigError(f"`device` in [train] must be 'cpu' or 'cuda'. Got {self.device!r}.")
@@ -254,6 +263,7 @@ HASH_OMIT_AT_DEFAULT: dict[str, dict[str, Any]] = {
         "flip": False,
         "mixup": 0.0,
         "ema_decay": 0.0,
+        "precision": "fp32",
     },
 }
 

@@ -195,3 +195,24 @@ def test_batched_equals_per_fold_on_the_composite(megc2019_dir):
     # the synthetic tests bound them at 1e-4 knob by knob
     assert max(np.abs(a - b).max() for a, b in probs.values()) <= 2e-3
     assert all(int(np.argmax(a)) == int(np.argmax(b)) for a, b in probs.values())
+
+
+def test_bf16_precision_trains_close_to_fp32_on_both_paths():
+    """``[train] precision = "bf16"``: the forward pass under bfloat16 autocast, weights kept fp32.
+
+    bf16 keeps 8 bits of mantissa, so the two precisions (and the two paths under bf16, whose
+    kernels round differently) agree only loosely; the bound says "the same training", not
+    "the same bits".
+    """
+    x, y, subject = _data(2)
+    mc = _no_dropout("featref")
+    fp32 = _per_fold(mc, x, y, subject, TrainConfig(epochs=3, batch_size=16), [3])[0]
+    cfg = TrainConfig(epochs=3, batch_size=16, precision="bf16")
+    per_fold = _per_fold(mc, x, y, subject, cfg, [3])[0]
+    batched = _batched(mc, x, y, subject, cfg, [3])[0]
+    assert all(p.dtype == torch.float32 for p in per_fold.parameters())
+    test = x[torch.as_tensor(subject == 3)]
+    p32, pf, pb = (predict(m, test)["probs"] for m in (fp32, per_fold, batched))
+    assert pf.dtype == np.float32 and np.isfinite(pf).all()
+    assert 0 < np.abs(pf - p32).max() <= 0.02  # bf16 did change the arithmetic, a little
+    assert np.abs(pf - pb).max() <= 0.02

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from featref.config import CHANNELS, DATA_SOURCES, SELECTABLE_TRAIN
+from featref.config import CHANNELS, DATA_SOURCES, PRECISIONS, SELECTABLE_TRAIN
 
 __all__ = [
     "add_backend_args",
@@ -165,6 +165,15 @@ def add_data_train_args(p: argparse.ArgumentParser, *, scope: str = "") -> None:
     p.add_argument("--lr", type=float, default=None, help=f"AdamW learning rate{scope}")
     p.add_argument("--device", type=str, choices=("cpu", "cuda"), default=None, help="device")
     p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
+    p.add_argument(
+        "--precision",
+        type=str,
+        choices=PRECISIONS,
+        default=None,
+        help="arithmetic of the training forward pass: fp32 (default) or bf16 autocast "
+        "(weights, loss and prediction stay fp32; results differ from fp32 at rounding level, "
+        "so it is part of the config hash; see docs/results.md 'Wall time')",
+    )
     p.add_argument(
         "--ensemble-size",
         type=int,
@@ -331,6 +340,7 @@ def config_overrides(args: argparse.Namespace) -> dict:
             "device": args.device,
             "threads": args.threads,
             "ensemble_size": getattr(args, "ensemble_size", None),
+            "precision": getattr(args, "precision", None),
         },
         "select": select_overrides(args),
     }

@@ -36,7 +36,13 @@ from torch.func import functional_call, stack_module_state
 from featref.config import TrainConfig
 from featref.models.base import MerModel
 from featref.training.losses import class_weights, model_loss, output_logits
-from featref.training.recipe import apply_batch_augmentation, epoch_batches, lr_at, steps_per_epoch
+from featref.training.recipe import (
+    apply_batch_augmentation,
+    autocast,
+    epoch_batches,
+    lr_at,
+    steps_per_epoch,
+)
 
 __all__ = ["Member", "train_ensemble"]
 
@@ -216,7 +222,8 @@ def train_ensemble(
                     lm = lam.view(-1, 1, 1, 1, 1)
                     xb = lm * xb + (1 - lm) * partner
                     y_mix = yb.gather(1, perm)
-                out = vforward(p_g, b_g, xb)
+                with autocast(cfg, device):  # [train] precision (a no-op for fp32)
+                    out = vforward(p_g, b_g, xb)
                 if not whole:  # running statistics were updated on the group's copy
                     with torch.no_grad():
                         for k, v in b_g.items():

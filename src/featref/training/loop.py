@@ -23,7 +23,13 @@ from featref.config import TrainConfig
 from featref.errors import ConfigError
 from featref.models.base import MerModel
 from featref.training.losses import class_weights, model_loss, output_logits
-from featref.training.recipe import apply_batch_augmentation, epoch_batches, lr_at, steps_per_epoch
+from featref.training.recipe import (
+    apply_batch_augmentation,
+    autocast,
+    epoch_batches,
+    lr_at,
+    steps_per_epoch,
+)
 
 __all__ = [
     "EXTRA_OUTPUTS",
@@ -80,8 +86,8 @@ def train_one_fold(
         x: Training inputs (N, C, H, W), float32, on ``cfg.device``.
         y: Training class indices (N,).
         cfg: The recipe: epochs, batch size, AdamW lr and weight decay, cosine or constant LR,
-            class weighting and the proposal loss weight (lambda; used when the model's output
-            carries proposal logits).
+            class weighting, the proposal loss weight (lambda; used when the model's output
+            carries proposal logits) and the forward pass's precision.
         seed: Seeds the batch order and dropout (use :func:`fold_seed`).
         num_classes: Number of classes (for the class weights).
         negate_channels: Channels a horizontal flip maps u -> 1 - u (the u channel; see
@@ -128,7 +134,8 @@ def train_one_fold(
             if batch.mix_perm is not None:
                 perm = torch.as_tensor(batch.mix_perm, device=x.device)
                 xb = batch.mix_lam * xb + (1 - batch.mix_lam) * xb[perm]
-            out = model(xb.contiguous(memory_format=torch.channels_last))
+            with autocast(cfg, x.device):  # [train] precision (a no-op for fp32)
+                out = model(xb.contiguous(memory_format=torch.channels_last))
             loss = model_loss(out, yb, class_weight=weight, proposal_weight=cfg.proposal_weight)
             if batch.mix_perm is not None:
                 loss = batch.mix_lam * loss + (1 - batch.mix_lam) * model_loss(

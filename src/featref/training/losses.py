@@ -46,8 +46,10 @@ def model_loss(
         logits, proposal = output.logits, output.proposal_logits
     else:
         logits, proposal = output, None
+    logits = logits.float()  # bf16 under [train] precision = "bf16": the loss is taken in fp32
     loss = F.cross_entropy(logits, target, weight=class_weight)
     if proposal is not None and proposal.shape[-1] > 0 and proposal_weight > 0:
+        proposal = proposal.float()
         onehot = F.one_hot(target, logits.shape[-1]).to(proposal.dtype)
         loss = loss + proposal_weight * F.binary_cross_entropy_with_logits(proposal, onehot)
     return loss

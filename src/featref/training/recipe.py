@@ -21,6 +21,7 @@ from featref.config import TrainConfig
 __all__ = [
     "Batch",
     "apply_batch_augmentation",
+    "autocast",
     "epoch_batches",
     "lr_at",
     "mirror_negated",
@@ -36,6 +37,17 @@ class Batch:
     flip: np.ndarray | None  # (b,) bool: mirror this sample (None: flip augmentation off)
     mix_perm: np.ndarray | None  # (b,) mixup partner of each sample, within the batch (None: off)
     mix_lam: float = 1.0  # mixup weight of the sample itself (1.0: no mixing)
+
+
+def autocast(cfg: TrainConfig, device: torch.device) -> torch.autocast:
+    """The training forward pass's arithmetic, ``[train] precision``: a bfloat16 autocast region
+    for ``"bf16"`` (convolutions and matrix products in bf16, fp32 weights), a no-op for ``"fp32"``.
+
+    Only the forward pass goes inside: the loss is computed from fp32 outputs
+    (:func:`featref.training.losses.model_loss` casts them), the backward pass follows the
+    forward's dtypes, and the optimiser, weight averaging and prediction stay fp32.
+    """
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
