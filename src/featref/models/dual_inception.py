@@ -15,7 +15,7 @@ from torch import nn
 
 from featref.models._registry import ModelCard, register_model
 from featref.models.base import MerModel, global_pool
-from featref.models.layers import InceptionStream
+from featref.models.layers import InceptionStream, InceptionStreams
 
 __all__ = ["DualInception", "dual_inception"]
 
@@ -43,7 +43,7 @@ class DualInception(MerModel):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        self.streams = nn.ModuleList(
+        self.streams = InceptionStreams(
             InceptionStream(1, tuple(stream_filters)) for _ in range(in_channels)
         )
         side = 2 ** len(stream_filters)
@@ -59,7 +59,7 @@ class DualInception(MerModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, S, 28, 28) -> (B, S * 64, 7, 7)."""
-        return torch.cat([s(x[:, i : i + 1]) for i, s in enumerate(self.streams)], dim=1)
+        return self.streams(x)
 
     def forward_head(self, shared: torch.Tensor) -> torch.Tensor:
         """(B, S * 64, 7, 7) -> (B, hidden) -> (B, num_classes)."""

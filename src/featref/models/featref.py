@@ -41,7 +41,7 @@ from torch import nn
 from featref.errors import ConfigError
 from featref.models._registry import ModelCard, register_model
 from featref.models.base import MerModel, global_pool
-from featref.models.layers import InceptionStream
+from featref.models.layers import InceptionStream, InceptionStreams
 
 __all__ = [
     "ATTENTIONS",
@@ -224,7 +224,7 @@ class FeatRef(MerModel):
         self.proposal_input = proposal_input
         self.add_proposal_logits = add_proposal_logits
         self.proposal = proposal
-        self.streams = nn.ModuleList(
+        self.streams = InceptionStreams(
             InceptionStream(1, tuple(stream_filters), batch_norm=batch_norm)
             for _ in range(in_channels)
         )
@@ -287,7 +287,7 @@ class FeatRef(MerModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Expression-shared features: (B, S, 28, 28) -> (B, S * 64, 7, 7)."""
-        return torch.cat([s(x[:, i : i + 1]) for i, s in enumerate(self.streams)], dim=1)
+        return self.streams(x)
 
     def refine(self, shared: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Expression-specific features, attention factors and proposal logits.

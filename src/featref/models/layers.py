@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ConvReLU", "InceptionBlock", "InceptionStream"]
+__all__ = ["ConvReLU", "InceptionBlock", "InceptionStream", "InceptionStreams"]
 
 
 class ConvReLU(nn.Sequential):
@@ -47,11 +48,14 @@ class InceptionBlock(nn.Module):
             nn.MaxPool2d(3, stride=1, padding=1), ConvReLU(in_ch, filters, 1, batch_norm=bn)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (B, in_ch, H, W) -> (B, 4 * filters, H, W)
-        return torch.cat(
-            [self.branch1(x), self.branch3(x), self.branch5(x), self.branch_pool(x)], dim=1
-        )
+    def forward(self, x: torch.Tensor, pooled: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, in_ch, H, W) -> (B, 4 * filters, H, W).
+
+        ``pooled``: ``x`` already through this block's 3x3 max-pool (see
+        :class:`InceptionStreams`); ``None``: pool here.
+        """
+        pool_branch = self.branch_pool(x) if pooled is None else self.branch_pool[1](pooled)
+        return torch.cat([self.branch1(x), self.branch3(x), self.branch5(x), pool_branch], dim=1)
 
 
 class InceptionStream(nn.Module):
@@ -73,5 +77,40 @@ class InceptionStream(nn.Module):
         self.body = nn.Sequential(*layers)
         self.out_channels = ch
 
+    def forward(self, x: torch.Tensor, pooled: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 1, H, W) -> (B, out_channels, H / 2**blocks, W / 2**blocks); ``pooled``: the input
+        through the first block's 3x3 max-pool, or ``None`` (see :class:`InceptionBlock`)."""
+        first, *rest = self.body
+        h = first(x, pooled)
+        for layer in rest:
+            h = layer(h)
+        return h
+
+
+class InceptionStreams(nn.ModuleList):
+    """One :class:`InceptionStream` per flow component, side by side. [DI-code]
+
+    (B, S, H, W) -> the streams' outputs concatenated, (B, S * out_channels, h, w); stream ``i``
+    reads component ``i``. The first blocks' 3x3 max-pool branches read the raw input, so that
+    pool is taken once over all components. When the input needs no gradient (training and
+    prediction alike: the flow is data) it is computed as a maximum of shifted views, which gives
+    the same values as ``max_pool2d`` (-inf padding) at a fraction of its cost on a
+    channels-last tensor with few channels (on the 2-core CPU, one thread, a (32, 3, 28, 28)
+    batch: 58 us against 2.65 ms; measured 2026-12-03 with /tmp scripts, not a benchmark).
+    """
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        pool = self[0].body[0].branch_pool[0]  # the first block's 3x3, stride-1 max-pool
+        pooled = pool(x) if x.requires_grad else _max_pool_3x3_same(x)  # (B, S, H, W)
+        return torch.cat([s(x[:, i : i + 1], pooled[:, i : i + 1]) for i, s in enumerate(self)], 1)
+
+
+def _max_pool_3x3_same(x: torch.Tensor) -> torch.Tensor:
+    """``max_pool2d(x, 3, stride=1, padding=1)`` as a separable maximum of shifted views.
+
+    Equal to it value for value (padding is -inf, NaN propagates); its gradient would split ties
+    unlike ``max_pool2d``'s, so :class:`InceptionStreams` uses it only for inputs without one.
+    """
+    p = F.pad(x, (1, 1, 1, 1), value=float("-inf"))
+    rows = torch.maximum(torch.maximum(p[..., :, :-2], p[..., :, 1:-1]), p[..., :, 2:])
+    return torch.maximum(torch.maximum(rows[..., :-2, :], rows[..., 1:-1, :]), rows[..., 2:, :])
