@@ -54,8 +54,11 @@ class InceptionBlock(nn.Module):
         ``pooled``: ``x`` already through this block's 3x3 max-pool (see
         :class:`InceptionStreams`); ``None``: pool here.
         """
-        pool_branch = self.branch_pool(x) if pooled is None else self.branch_pool[1](pooled)
-        return torch.cat([self.branch1(x), self.branch3(x), self.branch5(x), pool_branch], dim=1)
+        # the branches run in this order (the pool branch last), as they always have: autograd
+        # sums the branches' input gradients in that order, so it fixes the rounding
+        b1, b3, b5 = self.branch1(x), self.branch3(x), self.branch5(x)
+        bp = self.branch_pool(x) if pooled is None else self.branch_pool[1](pooled)
+        return torch.cat([b1, b3, b5, bp], dim=1)
 
 
 class InceptionStream(nn.Module):
@@ -102,6 +105,8 @@ class InceptionStreams(nn.ModuleList):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pool = self[0].body[0].branch_pool[0]  # the first block's 3x3, stride-1 max-pool
         pooled = pool(x) if x.requires_grad else _max_pool_3x3_same(x)  # (B, S, H, W)
+        # the same outputs and gradients, bit for bit, as each stream pooling its own slice
+        # (tests/models/test_layers.py), so run folders computed before stay valid
         return torch.cat([s(x[:, i : i + 1], pooled[:, i : i + 1]) for i, s in enumerate(self)], 1)
 
 
