@@ -75,6 +75,19 @@ def test_user_errors_exit_1_with_one_line(argv, message, capsys):
     assert message in err and "Traceback" not in err
 
 
+def test_executor_help_names_every_executor_and_each_device_default(capsys):
+    from featref.evaluation.executors import DEFAULT_EXECUTORS, EXECUTORS
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    help_text = text[text.index("--executor NAME where units run") :]
+    for name in EXECUTORS:
+        assert f"{name} (" in help_text, name
+    for device, name in DEFAULT_EXECUTORS.items():
+        assert f"{name} on --device {device}" in help_text, (device, name)
+
+
 def test_usage_error_exits_2():
     with pytest.raises(SystemExit) as exc:
         main(["run", "--epochs", "many"])

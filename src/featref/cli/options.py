@@ -235,8 +235,10 @@ def add_executor_arg(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         default=None,
         help="where units run, by name from featref.evaluation.executors.EXECUTORS: inprocess "
-        "(this process), pool (--workers processes), ray (Ray tasks, as --backend ray); "
-        "default: ray with --backend ray, else pool (docs/experiments.md)",
+        "(this process), pool (--workers processes), batched (the folds of a seed trained "
+        "together as one vectorised ensemble in this process), ray (Ray tasks, as --backend "
+        "ray); default: ray with --backend ray, else pool on --device cpu and batched on "
+        "--device cuda (docs/experiments.md)",
     )
 
 
