@@ -6,13 +6,15 @@
 #      process: the wall time (the issue's target: 5 seeds in <= 20 s) and UF1/UAR;
 #   2. seed 0 again into a second folder: are its predictions identical to step 1's (determinism;
 #      docs/experiments.md says what can stay nondeterministic)?
-#   3. the per-fold executor (inprocess) on the same GPU, seeds 0-2, then `featref compare` of the
-#      two executors (do they agree within one seed std?).
+#   3. the per-fold executor (inprocess) on the same GPU, seeds 0-2, against step 1 on the seeds
+#      both have: per-seed UF1/UAR, mean ± std, largest probability difference (do the two
+#      executors agree within one seed std?).
 #
 # Usage: bash scripts/gpu_check.sh DATA_DIR OUT_DIR [DEVICE]
 #   DATA_DIR  the folder that holds megc2019/ (the published composite flows; ../shared/data here,
 #             a carried copy on the device machine, which ../shared does not reach)
-#   OUT_DIR   logs and the three metrics.json files (run folders go to OUT_DIR/../gpu_check_runs)
+#   OUT_DIR   logs, summary.txt and the three metrics.json files (the run folders go to a fresh
+#             temporary folder, printed, so that OUT_DIR stays within the device's 8 files back)
 #   DEVICE    cuda (default), or cpu to try the script out on a CPU machine first
 # Environment: GPU_CHECK_SEEDS (default 0,1,2,3,4), GPU_CHECK_ARGS (extra `featref run` options,
 # e.g. "--epochs 1" for a CPU trial), GPU_CHECK_LIMIT_S (per step, default 150).
@@ -25,8 +27,8 @@ seeds=${GPU_CHECK_SEEDS:-0,1,2,3,4}
 limit=${GPU_CHECK_LIMIT_S:-150}
 read -r -a extra <<<"${GPU_CHECK_ARGS:-}"
 mkdir -p "$out"
-runs=$(cd "$out/.." && pwd)/gpu_check_runs
-rm -rf "$runs"
+runs=$(mktemp -d)
+echo "run folders: $runs"
 # featref from this tree; the device image has torch and the other dependencies (not opencv-contrib,
 # which only preprocessing of raw clips needs).
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
@@ -93,7 +95,8 @@ def pair(a_name, b_name):
     key = lambda r: (r.seed, r.sample_id)  # noqa: E731
     probs_b = {key(r): np.asarray(r.probs) for r in b if r.seed in seeds}
     diffs = [np.abs(np.asarray(r.probs) - probs_b[key(r)]).max() for r in a if key(r) in probs_b]
-    print(f"{a_name} vs {b_name}, seeds {seeds}: max |prob difference| {max(diffs):.3g}")
+    largest = f"{max(diffs):.3g}" if diffs else "n/a (no probabilities stored)"
+    print(f"{a_name} vs {b_name}, seeds {seeds}: max |prob difference| {largest}")
     for i, metric in enumerate(("UF1", "UAR")):
         va = np.array([pa[s][i] for s in seeds])
         vb = np.array([pb[s][i] for s in seeds])
