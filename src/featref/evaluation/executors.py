@@ -21,9 +21,10 @@ arrives, so a ``kill -9`` loses only the units in flight, and a rerun computes o
 
 A unit is deterministic given (config, seed, fold) and the executor: ``inprocess``, ``pool`` and
 ``ray`` all run :func:`featref.evaluation.units.compute_unit` and give identical records;
-``batched`` gives each (seed, fold) model the same initial weights, batches and augmentation draws,
-but its dropout masks come from its chunk's random stream, so its records differ from theirs by
-the dropout noise only (statistically equivalent; see docs/experiments.md).
+``batched`` gives each (seed, fold) model the same initial weights, batches, augmentation draws
+and (on the CPU) dropout masks, so its records differ from theirs by the rounding of its grouped
+kernels only (see docs/experiments.md; on CUDA its dropout masks are per model but not the
+per-fold path's).
 """
 
 from __future__ import annotations

@@ -13,10 +13,16 @@ folds of different sizes) runs one call per length, and a model without a batch 
 Per model, everything the per-fold path (:func:`featref.training.loop.train_one_fold`) gives that
 (seed, fold) is kept: its initial weights (the caller builds each model after seeding it as the
 per-fold path does), its batch order, flips and mixup draws (:mod:`featref.training.recipe`, from
-its own generator), its class weights and its optimiser state. Dropout masks differ: they come from
-torch's generator under ``vmap``, seeded per ensemble from the members' seeds, so a unit's result
-depends on which members were trained together; the run engine therefore always trains the same
-fixed chunks of units together (see :mod:`featref.evaluation.executors`).
+its own generator), its class weights, its optimiser state and its dropout masks. Each model's
+``nn.Dropout`` layers draw from the model's own torch generator, seeded with its seed as the
+per-fold path seeds torch's, with the operations torch's CPU dropout uses (``bernoulli_``, then
+``div_``, on a tensor of the layer input's shape, strides and dtype), so on the CPU a model's masks
+are the per-fold path's, bit for bit, whichever members train beside it. On CUDA they are
+per-model too, but not the per-fold path's: torch's CUDA dropout is a fused kernel with its own
+draws. Other random layers (``nn.Dropout2d`` and the like; no registered model has one) draw from
+torch's generator under ``vmap``, seeded per ensemble from the members' seeds, so with them a
+unit's result depends on which members were trained together; the run engine always trains the
+same fixed chunks of units together (see :mod:`featref.evaluation.executors`).
 
 Buffers (BatchNorm running statistics) are stacked like the parameters and updated per model.
 """
@@ -26,11 +32,13 @@ from __future__ import annotations
 import copy
 import logging
 import time
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from featref.config import TrainConfig
@@ -95,6 +103,70 @@ class _StackedAdamW:
             p.addcdiv_(m * step_size.view(shape), denom, value=-1.0)
 
 
+class _MemberDropout:
+    """Each model's ``nn.Dropout`` masks, drawn as the per-fold path draws them (module docstring).
+
+    ``base`` is the ensemble's private meta copy that runs under ``vmap``: its dropout layers are
+    re-bound to multiply by the masks handed to :meth:`bind` for the call. ``probe`` (a private
+    copy of one model, laid out as the per-fold path lays it out) runs once per batch length to
+    record what the per-fold path's dropout calls would see: their input's shape, strides and
+    dtype, and the layer's probability.
+    """
+
+    def __init__(self, base: nn.Module, probe: nn.Module, members: Sequence[Member], device):
+        self.device = device
+        self.gens = [torch.Generator(device=device).manual_seed(m.seed) for m in members]
+        self.probe = probe.to(device=device, memory_format=torch.channels_last).train()
+        self.specs: dict[int, list[tuple]] = {}  # batch length -> dropout calls, in order
+        self.queue: list[torch.Tensor] | None = None
+        self.recording: list[tuple] | None = None
+        for module in (*base.modules(), *self.probe.modules()):
+            if isinstance(module, nn.Dropout):
+                module.forward = types.MethodType(self._forward, module)
+
+    def _forward(self, layer: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
+        # torch's CPU dropout: identity at p = 0 or in eval mode, x * 0 at p = 1 (no draw),
+        # else x * noise with noise = bernoulli(1 - p) / (1 - p)
+        if not layer.training or layer.p == 0:
+            return x
+        if layer.p == 1:
+            return x * 0
+        if self.recording is not None:
+            self.recording.append((tuple(x.shape), x.stride(), x.dtype, layer.p))
+            return x
+        if not self.queue:  # the model's dropout calls depend on more than the batch length
+            raise RuntimeError(f"{type(layer).__name__}: a dropout call the probe did not see")
+        return x * self.queue.pop(0)
+
+    def _calls(self, length: int, sample_shape: tuple[int, ...], cfg: TrainConfig) -> list[tuple]:
+        if length not in self.specs:
+            x = torch.zeros((length, *sample_shape), device=self.device)
+            self.recording = []
+            with torch.no_grad(), autocast(cfg, self.device):
+                self.probe(x.contiguous(memory_format=torch.channels_last))
+            self.specs[length], self.recording = self.recording, None
+        return self.specs[length]
+
+    def masks(
+        self, models: Sequence[int], length: int, sample_shape: tuple[int, ...], cfg: TrainConfig
+    ) -> tuple[torch.Tensor, ...]:
+        """The next masks of ``models`` for one step: one (G, *input shape) tensor per call."""
+        out = []
+        for shape, stride, dtype, p in self._calls(length, sample_shape, cfg):
+            draws = [
+                torch.empty_strided(shape, stride, dtype=dtype, device=self.device)
+                .bernoulli_(1 - p, generator=self.gens[m])
+                .div_(1 - p)
+                for m in models
+            ]
+            out.append(torch.stack(draws))
+        return tuple(out)
+
+    def bind(self, masks: tuple[torch.Tensor, ...]) -> None:
+        """Hand the next vectorised call its masks (per-model slices under ``vmap``)."""
+        self.queue = list(masks)
+
+
 def _ensemble_loss(
     out,
     y: torch.Tensor,
@@ -155,12 +227,14 @@ def train_ensemble(
     params = {k: v.detach().clone().requires_grad_(True) for k, v in stacked.items()}
     buffers = {k: v.detach().clone() for k, v in stacked_buffers.items()}
     base = copy.deepcopy(models[0]).to("meta")
+    dropout = _MemberDropout(base, copy.deepcopy(models[0]), members, device)
 
-    def forward(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], xb: torch.Tensor):
+    def forward(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], xb, masks):
+        dropout.bind(masks)
         return functional_call(base, (p, b), (xb,))
 
     vforward = torch.vmap(forward, randomness="different")
-    # dropout masks: one stream per ensemble, fixed by its members' seeds
+    # other random layers than nn.Dropout: one stream per ensemble, fixed by its members' seeds
     torch.manual_seed(int(np.random.SeedSequence([m.seed for m in members]).generate_state(1)[0]))
     rngs = [np.random.default_rng(m.seed) for m in members]
     counts = [len(m.train_index) for m in members]
@@ -222,8 +296,9 @@ def train_ensemble(
                     lm = lam.view(-1, 1, 1, 1, 1)
                     xb = lm * xb + (1 - lm) * partner
                     y_mix = yb.gather(1, perm)
+                masks = dropout.masks(ms, length, tuple(x.shape[1:]), cfg)
                 with autocast(cfg, device):  # [train] precision (a no-op for fp32)
-                    out = vforward(p_g, b_g, xb)
+                    out = vforward(p_g, b_g, xb, masks)
                 if not whole:  # running statistics were updated on the group's copy
                     with torch.no_grad():
                         for k, v in b_g.items():

@@ -4,8 +4,8 @@ Both :func:`featref.training.loop.train_one_fold` (one model) and
 :func:`featref.training.ensemble.train_ensemble` (many (seed, fold) models at once) draw every
 model's batch order, flips and mixup partners here, from that model's own NumPy generator, in the
 same order; and both read the learning rate of a step here. So the two paths
-train the same model on the same batches by construction; only dropout masks come from torch's
-generator (per model in the per-fold path, per chunk in the batched one).
+train the same model on the same batches by construction. Dropout masks come from torch's
+generator, seeded per model in both paths (see :mod:`featref.training.ensemble`).
 """
 
 from __future__ import annotations
