@@ -10,8 +10,7 @@ __all__ = ["ConvReLU", "InceptionBlock", "InceptionStream", "InceptionStreams"]
 
 
 class ConvReLU(nn.Sequential):
-    """``Conv2d`` (same padding), optionally ``BatchNorm2d``, then ReLU (in place: the layer before
-    it does not keep its output for the backward pass, and the saved write is a copy of the map).
+    """``Conv2d`` (same padding), optionally ``BatchNorm2d``, then ReLU.
 
     Args:
         in_ch: Input channels.
@@ -24,13 +23,7 @@ class ConvReLU(nn.Sequential):
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int, *, batch_norm: bool = False):
         conv = nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2, bias=not batch_norm)
         layers: list[nn.Module] = [conv, nn.BatchNorm2d(out_ch)] if batch_norm else [conv]
-        super().__init__(*layers, nn.ReLU(inplace=True))
-
-    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
-        """The layer without its ReLU (for a caller that applies one ReLU to several of them)."""
-        for layer in list(self)[:-1]:
-            x = layer(x)
-        return x
+        super().__init__(*layers, nn.ReLU())
 
 
 class InceptionBlock(nn.Module):
@@ -43,7 +36,7 @@ class InceptionBlock(nn.Module):
 
     def __init__(self, in_ch: int, filters: int, *, batch_norm: bool = False) -> None:
         super().__init__()
-        bn = self.batch_norm = batch_norm
+        bn = batch_norm
         self.branch1 = ConvReLU(in_ch, filters, 1, batch_norm=bn)
         self.branch3 = nn.Sequential(
             ConvReLU(in_ch, filters, 1, batch_norm=bn), ConvReLU(filters, filters, 3, batch_norm=bn)
@@ -63,22 +56,9 @@ class InceptionBlock(nn.Module):
         """
         # the branches run in this order (the pool branch last), as they always have: autograd
         # sums the branches' input gradients in that order, so it fixes the rounding
-        if self.batch_norm:  # see below why BatchNorm keeps a ReLU per branch
-            b1, b3, b5 = self.branch1(x), self.branch3(x), self.branch5(x)
-            bp = self.branch_pool(x) if pooled is None else self.branch_pool[1](pooled)
-            return torch.cat([b1, b3, b5, bp], dim=1)
-        b1 = self.branch1.pre_activation(x)
-        b3 = self.branch3[1].pre_activation(self.branch3[0](x))
-        b5 = self.branch5[1].pre_activation(self.branch5[0](x))
-        pooled = self.branch_pool[0](x) if pooled is None else pooled
-        bp = self.branch_pool[1].pre_activation(pooled)
-        # one ReLU after the concatenation, not one per branch before it: the same values and
-        # gradients, bit for bit, but the ReLU backward then runs on the dense gradient of the
-        # whole map, not on channel slices of it (strided, and on a channels-last 6-of-24-channel
-        # slice ~30x slower: 737 against 24 us, one thread, measured 2026-12-04 with /tmp scripts).
-        # Not with BatchNorm: its backward rounds differently on such a strided gradient, and
-        # the per-branch ReLU keeps its runs bit-identical to those computed before.
-        return torch.relu_(torch.cat([b1, b3, b5, bp], dim=1))
+        b1, b3, b5 = self.branch1(x), self.branch3(x), self.branch5(x)
+        bp = self.branch_pool(x) if pooled is None else self.branch_pool[1](pooled)
+        return torch.cat([b1, b3, b5, bp], dim=1)
 
 
 class InceptionStream(nn.Module):
