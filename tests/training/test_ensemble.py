@@ -66,6 +66,25 @@ def _batched(mc, x, y, subject, cfg, folds, *, x_train=None):
     )
 
 
+def _per_fold_vs_batched(mc: ModelConfig, cfg: TrainConfig) -> dict[int, float]:
+    """Both paths on folds 0, 1, 4 of unequal size: the max probability difference per fold.
+
+    Fold 4 holds out 7 + 18 samples, the others 18 or fewer: different numbers of training
+    samples, short last batches of different lengths, different LR schedules.
+    """
+    x, y, subject = _data()
+    subject = subject.copy()
+    subject[:7] = 4
+    folds = [0, 1, 4]
+    ref = _per_fold(mc, x, y, subject, cfg, folds)
+    got = _batched(mc, x, y, subject, cfg, folds)
+    diff = {}
+    for f, a, b in zip(folds, ref, got):
+        test = x[torch.as_tensor(subject == f)]
+        diff[f] = float(np.abs(predict(a, test)["probs"] - predict(b, test)["probs"]).max())
+    return diff
+
+
 @pytest.mark.parametrize(
     "knobs",
     [
@@ -81,45 +100,23 @@ def _batched(mc, x, y, subject, cfg, folds, *, x_train=None):
 def test_batched_equals_per_fold(knobs):
     """Same initial weights and batches: predictions agree to 1e-4 after 3 epochs (fp32).
 
-    Fold 4 holds out a subject of a different size, so the folds have different numbers of
-    training samples, short last batches of different lengths, and different LR schedules. (All
-    knobs at once also agree, to ~1e-4: rounding differences of the two reductions grow over
+    (All knobs at once also agree, to ~1e-4: rounding differences of the two reductions grow over
     training, so the bound is checked knob by knob.) Without dropout: the masks are the
     per-fold path's too (the next tests), but by zeroing half the features dropout leaves many
     gradients near zero, where Adam's normalised step turns a rounding difference into one of up
     to the learning rate (with the constant LR here: 2.2e-3 on fold 4 after 3 epochs).
     """
-    x, y, subject = _data()
-    subject = subject.copy()
-    subject[:7] = 4  # unequal folds: fold 4 holds out 7 + 18 samples, the others 18 or fewer
     cfg = TrainConfig(epochs=3, batch_size=16, **knobs)
-    mc = _no_dropout("featref")
-    folds = [0, 1, 4]
-    ref = _per_fold(mc, x, y, subject, cfg, folds)
-    got = _batched(mc, x, y, subject, cfg, folds)
-    for f, a, b in zip(folds, ref, got):
-        test = x[torch.as_tensor(subject == f)]
-        pa, pb = predict(a, test)["probs"], predict(b, test)["probs"]
-        assert np.abs(pa - pb).max() <= 1e-4, f
+    assert max(_per_fold_vs_batched(_no_dropout("featref"), cfg).values()) <= 1e-4
 
 
 def test_batched_equals_per_fold_with_dropout():
     """The default FR (dropout 0.5) and the default recipe (flip on): each model draws the
     per-fold path's masks, so predictions agree to 1e-4 after 3 epochs (before each model drew
     its own masks, the two paths differed by 0.038 here)."""
-    x, y, subject = _data()
-    subject = subject.copy()
-    subject[:7] = 4
     cfg = TrainConfig(epochs=3, batch_size=16)
     assert cfg.flip and cfg.class_weighting
-    mc = ModelConfig("featref", {})
-    folds = [0, 1, 4]
-    ref = _per_fold(mc, x, y, subject, cfg, folds)
-    got = _batched(mc, x, y, subject, cfg, folds)
-    for f, a, b in zip(folds, ref, got):
-        test = x[torch.as_tensor(subject == f)]
-        pa, pb = predict(a, test)["probs"], predict(b, test)["probs"]
-        assert np.abs(pa - pb).max() <= 1e-4, f
+    assert max(_per_fold_vs_batched(ModelConfig("featref", {}), cfg).values()) <= 1e-4
 
 
 @pytest.mark.parametrize(
